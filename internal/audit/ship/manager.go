@@ -1,0 +1,224 @@
+package ship
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/memorymcp/memory-mcp-operator/internal/runtimeconfig"
+)
+
+// Options configure a Manager.
+type Options struct {
+	Registerer prometheus.Registerer
+	Log        *slog.Logger
+	// Backoff between failed sends; defaults to 200ms doubling to 30s.
+	Backoff Backoff
+	// BatchSize caps the events per send; defaults to 500.
+	BatchSize int
+	// BlockFor is how long a full spool blocks the writer; defaults to 200ms.
+	BlockFor time.Duration
+	// ProbeFor is the syslog close-detection window; see SyslogSink.
+	ProbeFor time.Duration
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Manager runs one spool and shipper per configured sink and is the audit
+// logger's Forwarder. Each sink has its own spool, so a slow sink never
+// holds back another.
+type Manager struct {
+	opts    Options
+	metrics *Metrics
+	ctx     context.Context
+
+	mu      sync.RWMutex
+	running map[string]*running
+}
+
+type running struct {
+	cfg    runtimeconfig.Sink
+	spool  *Spool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewManager returns a manager with no sinks; shippers live until ctx ends.
+func NewManager(ctx context.Context, opts Options) (*Manager, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Backoff == (Backoff{}) {
+		opts.Backoff = Backoff{Initial: 200 * time.Millisecond, Max: 30 * time.Second}
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = 500
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m, err := NewMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("registering shipping metrics: %w", err)
+	}
+	return &Manager{opts: opts, metrics: m, ctx: ctx, running: map[string]*running{}}, nil
+}
+
+// Forward appends line to every sink's spool.
+func (m *Manager) Forward(line []byte) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	now := m.opts.Now()
+	var errs []error
+	for name, r := range m.running {
+		if err := r.spool.Append(trimNewline(line), now); err != nil {
+			errs = append(errs, fmt.Errorf("sink %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
+}
+
+// Configure starts, restarts and stops shippers to match cfg. A sink whose
+// settings did not change keeps running; its spool keeps its backlog across
+// restarts because it lives in a folder named after the sink.
+func (m *Manager) Configure(cfg runtimeconfig.Audit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := map[string]runtimeconfig.Sink{}
+	for _, s := range cfg.Sinks {
+		want[s.Name] = s
+	}
+	for name, r := range m.running {
+		if s, ok := want[name]; !ok || !reflect.DeepEqual(s, r.cfg) {
+			m.stop(name, r)
+		}
+	}
+	var errs []error
+	for name, s := range want {
+		if _, ok := m.running[name]; ok {
+			continue
+		}
+		// Each sink gets an equal share of the spool budget, so the total
+		// stays within Spool.MaxBytes.
+		budget := cfg.Spool
+		budget.MaxBytes /= int64(len(want))
+		if err := m.start(s, budget); err != nil {
+			errs = append(errs, fmt.Errorf("starting audit sink %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) stop(name string, r *running) {
+	r.cancel()
+	<-r.done
+	if err := r.spool.Close(); err != nil {
+		m.opts.Log.Error("closing audit spool", "sink", name, "error", err)
+	}
+	delete(m.running, name)
+}
+
+func (m *Manager) start(cfg runtimeconfig.Sink, sp runtimeconfig.Spool) error {
+	sink, err := m.newSink(cfg)
+	if err != nil {
+		return err
+	}
+	spool, err := OpenSpool(filepath.Join(sp.Dir, cfg.Name),
+		SpoolOptions{MaxBytes: sp.MaxBytes, BlockFor: m.opts.BlockFor})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	r := &running{cfg: cfg, spool: spool, cancel: cancel, done: make(chan struct{})}
+	s := &shipper{name: cfg.Name, spool: spool, sink: sink, batch: m.opts.BatchSize,
+		backoff: m.opts.Backoff, metrics: m.metrics, log: m.opts.Log, now: m.opts.Now}
+	go func() {
+		defer close(r.done)
+		defer sink.Close()
+		s.run(ctx)
+	}()
+	m.running[cfg.Name] = r
+	return nil
+}
+
+func (m *Manager) newSink(cfg runtimeconfig.Sink) (Sink, error) {
+	switch {
+	case cfg.Type == runtimeconfig.SinkSyslog && cfg.Syslog != nil:
+		tc, err := tlsConfig(cfg.Syslog.TLS)
+		if err != nil {
+			return nil, err
+		}
+		host, _ := os.Hostname()
+		app := cfg.Syslog.AppName
+		if app == "" {
+			app = "memory-mcp"
+		}
+		return &SyslogSink{Address: cfg.Syslog.Address, AppName: app, Hostname: printable(host),
+			TLS: tc, ProbeFor: m.opts.ProbeFor}, nil
+	case cfg.Type == runtimeconfig.SinkHTTP && cfg.HTTP != nil:
+		tc, err := tlsConfig(cfg.HTTP.TLS)
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		return &HTTPSink{URL: cfg.HTTP.URL, Format: cfg.HTTP.Format, Index: cfg.HTTP.Index,
+			AuthorizationFile: cfg.HTTP.AuthorizationFile,
+			Client:            &http.Client{Transport: tr, Timeout: 30 * time.Second}}, nil
+	}
+	return nil, fmt.Errorf("sink type %q is not supported", cfg.Type)
+}
+
+// tlsConfig builds a client TLS config from mounted files; nil means
+// plain TCP.
+func tlsConfig(t *runtimeconfig.TLS) (*tls.Config, error) {
+	if t == nil {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading sink CA: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("sink CA file %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading sink client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+// Close stops every shipper; unshipped events stay in their spools.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, r := range m.running {
+		m.stop(name, r)
+	}
+}
