@@ -171,4 +171,3 @@ func TestBulkErrors(t *testing.T) {
 		})
 	}
 }
-
