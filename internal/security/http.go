@@ -1,0 +1,171 @@
+package security
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/memorymcp/memory-mcp-operator/internal/audit"
+	"github.com/memorymcp/memory-mcp-operator/internal/auth"
+	"github.com/memorymcp/memory-mcp-operator/internal/guard"
+	"github.com/memorymcp/memory-mcp-operator/internal/identity"
+	"github.com/memorymcp/memory-mcp-operator/internal/ratelimit"
+)
+
+// JSON-RPC error codes of refusals, in the range JSON-RPC leaves to servers.
+// Note: they avoid the codes the Go SDK gives meaning to (-32001 to -32005,
+// -32020 to -32022, -32042); -32003 in particular reads as "client is
+// closing" and makes the SDK client drop the connection.
+const (
+	CodeForbidden   = -32030
+	CodeRateLimited = -32029
+)
+
+// checkedHeader tells the MCP middleware that the HTTP middleware already
+// ran the per-call checks; its value is a per-process secret, so a client
+// cannot set it to skip them.
+const checkedHeader = "Memory-Mcp-Policy-Checked"
+
+// envelope is the part of a JSON-RPC request the HTTP layer needs.
+type envelope struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params struct {
+		Name string `json:"name"`
+	} `json:"params"`
+}
+
+// HTTPMiddleware wraps the /mcp handler with every layer that HTTP can
+// answer: input limits (413/400), source and client blocklist (403),
+// authentication (401), scopes (403) and rate limits (429 with
+// Retry-After). Refusals carry a JSON-RPC error body the MCP client
+// surfaces as the call's error.
+func (l *Layers) HTTPMiddleware() func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		calls := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			l.serveAuthenticated(w, r, next)
+		})
+		authenticated := l.auth.Middleware()(calls)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Header.Del(checkedHeader)
+			env, ok := l.checkInput(w, r)
+			if !ok {
+				return
+			}
+			if err := l.policy.CheckSource(auth.RemoteAddr(r)); err != nil {
+				l.refuse(r.Context(), audit.OpSecurityViolation, err, httpMeta(r, env))
+				writeRPCError(w, http.StatusForbidden, env.ID, CodeForbidden, err, nil)
+				return
+			}
+			authenticated.ServeHTTP(w, r.WithContext(withEnvelope(r.Context(), env)))
+		})
+	}
+}
+
+// checkInput reads the body within the size limit and checks its shape.
+func (l *Layers) checkInput(w http.ResponseWriter, r *http.Request) (envelope, bool) {
+	var env envelope
+	if r.Method != http.MethodPost || r.Body == nil {
+		return env, true
+	}
+	lim := l.limits.Load()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lim.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		err = &guard.InputError{Limit: "body_bytes", Max: lim.MaxBodyBytes, Path: "$"}
+		l.refuse(r.Context(), audit.OpSecurityViolation, err, httpMeta(r, env))
+		writeRPCError(w, http.StatusRequestEntityTooLarge, nil, jsonrpc.CodeInvalidRequest, err, nil)
+		return env, false
+	case err != nil:
+		http.Error(w, "reading request body failed", http.StatusBadRequest)
+		return env, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err := guard.CheckJSON(body, *lim); err != nil {
+		l.refuse(r.Context(), audit.OpSecurityViolation, err, httpMeta(r, env))
+		writeRPCError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, err, nil)
+		return env, false
+	}
+	// A batch or a non-object body decodes to nothing; the MCP middleware
+	// then checks each call itself.
+	_ = json.Unmarshal(body, &env)
+	return env, true
+}
+
+// serveAuthenticated runs the checks that need the client: blocklist by
+// name, then, for a tool call, scope and rate limit.
+func (l *Layers) serveAuthenticated(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	ctx := r.Context()
+	env := envelopeFrom(ctx)
+	c := identity.FromContext(ctx)
+	if err := l.policy.CheckClient(c); err != nil {
+		l.refuse(ctx, audit.OpSecurityViolation, err, httpMeta(r, env))
+		writeRPCError(w, http.StatusForbidden, env.ID, CodeForbidden, err, nil)
+		return
+	}
+	if env.Method == "tools/call" {
+		if !l.checkCall(w, r, c, env) {
+			return
+		}
+		r.Header.Set(checkedHeader, l.checked)
+	}
+	next.ServeHTTP(w, r)
+}
+
+func (l *Layers) checkCall(w http.ResponseWriter, r *http.Request, c *identity.Client, env envelope) bool {
+	class := l.opts.Classify(env.Params.Name)
+	md := httpMeta(r, env)
+	if err := guard.CheckScope(c, env.Params.Name, class); err != nil {
+		l.refuse(r.Context(), audit.OpSecurityViolation, err, md)
+		l.countRefusal(env.Params.Name)
+		w.Header().Set("WWW-Authenticate",
+			fmt.Sprintf("Bearer error=\"insufficient_scope\", scope=%q", class.Scope()))
+		writeRPCError(w, http.StatusForbidden, env.ID, CodeForbidden, err, nil)
+		return false
+	}
+	if err := l.limiter.Allow(c.ID, class); err != nil {
+		var le *ratelimit.LimitedError
+		errors.As(err, &le)
+		l.refuse(r.Context(), audit.OpRateLimitViolation, err, md)
+		l.countRefusal(env.Params.Name)
+		w.Header().Set("Retry-After", strconv.Itoa(le.RetryAfterSeconds()))
+		writeRPCError(w, http.StatusTooManyRequests, env.ID, CodeRateLimited, err,
+			map[string]any{"retry_after_seconds": le.RetryAfterSeconds()})
+		return false
+	}
+	return true
+}
+
+func httpMeta(r *http.Request, env envelope) map[string]any {
+	md := map[string]any{"remote_addr": auth.RemoteAddr(r).String()}
+	if env.Method != "" {
+		md["method"] = env.Method
+	}
+	if env.Params.Name != "" {
+		md["tool"] = env.Params.Name
+	}
+	return md
+}
+
+// writeRPCError answers with an HTTP status and a JSON-RPC error body.
+func writeRPCError(w http.ResponseWriter, status int, id json.RawMessage, code int64, err error,
+	data map[string]any) {
+	if len(id) == 0 {
+		id = json.RawMessage("null")
+	}
+	body := map[string]any{"jsonrpc": "2.0", "id": id,
+		"error": map[string]any{"code": code, "message": err.Error()}}
+	if data != nil {
+		body["error"].(map[string]any)["data"] = data
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body) // the client hung up; nothing left to tell it
+}
