@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -28,7 +29,9 @@ func TestCheckJSON(t *testing.T) {
 		{"long list", `{"a":[1,2,3,4]}`, &InputError{Limit: "list_length", Max: 3, Path: "$.a[3]"}},
 		{"many keys", `{"a":1,"b":2,"c":3}`, &InputError{Limit: "object_keys", Max: 2, Path: "$.c"}},
 		{"nested list position", `[[1],["123456789"]]`, &InputError{Limit: "string_bytes", Max: 8, Path: "$[1][0]"}},
-		{"broken JSON", `{"a":`, &InputError{Limit: "syntax", Path: "$.a"}},
+		{"broken JSON", `{"a":`, &InputError{Limit: "syntax", Path: "$"}},
+		{"escaped quote in a string", `{"a":"x\"y","b":[1,2]}`, nil},
+		{"numbers and literals count in lists", `[1,true,null,-2.5e3]`, &InputError{Limit: "list_length", Max: 3, Path: "$[3]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,11 +56,13 @@ func FuzzCheckJSON(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if err := CheckJSON(body, small); err != nil {
-			var ie *InputError
-			if !errors.As(err, &ie) {
-				t.Fatalf("CheckJSON() returned %T, want *InputError", err)
-			}
+		err := CheckJSON(body, small)
+		var ie *InputError
+		if err != nil && !errors.As(err, &ie) {
+			t.Fatalf("CheckJSON() returned %T, want *InputError", err)
+		}
+		if err == nil && !json.Valid(body) {
+			t.Fatalf("CheckJSON() accepted invalid JSON %q", body)
 		}
 	})
 }

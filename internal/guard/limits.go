@@ -1,10 +1,7 @@
 package guard
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"strconv"
 )
 
@@ -27,81 +24,116 @@ func DefaultLimits() Limits {
 // frame is one open object or array.
 type frame struct {
 	object bool
-	count  int
-	key    string
+	count  int    // elements of an array, keys of an object
+	key    []byte // the object's current key, a slice of the body
 }
 
-// CheckJSON walks data once and returns an *InputError for the first value
-// that breaks a limit. It never builds the values, so a hostile body costs
-// only a scan.
+// CheckJSON returns an *InputError for the first value of data that breaks
+// a limit. It checks syntax with json.Valid and then walks the bytes once,
+// without building any value, so a hostile body costs a scan and no
+// allocation beyond the open frames. String lengths are counted as sent,
+// escapes included.
 func CheckJSON(data []byte, lim Limits) error {
 	if int64(len(data)) > lim.MaxBodyBytes {
 		return &InputError{Limit: "body_bytes", Max: lim.MaxBodyBytes, Path: "$"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			if len(stack) > 0 {
-				return &InputError{Limit: "syntax", Path: path(stack)}
+	if !json.Valid(data) {
+		return &InputError{Limit: "syntax", Path: "$"}
+	}
+	stack := make([]frame, 0, 8)
+	for i := 0; i < len(data); i++ {
+		var err error
+		switch c := data[i]; c {
+		case '{', '[':
+			if err = startValue(stack, lim); err == nil {
+				if len(stack)+1 > lim.MaxDepth {
+					return &InputError{Limit: "depth", Max: int64(lim.MaxDepth), Path: path(stack)}
+				}
+				stack = append(stack, frame{object: c == '{'})
 			}
-			return nil
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case '"':
+			i, err = scanString(data, i, stack, lim)
+		case ',', ':', ' ', '\t', '\n', '\r':
+		default: // a number, true, false or null
+			err = startValue(stack, lim)
+			for i+1 < len(data) && !isDelimiter(data[i+1]) {
+				i++
+			}
 		}
 		if err != nil {
-			return &InputError{Limit: "syntax", Path: path(stack)}
-		}
-		if err := step(&stack, tok, dec, lim); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
-func step(stack *[]frame, tok json.Token, dec *json.Decoder, lim Limits) error {
-	s := *stack
-	isKey := len(s) > 0 && s[len(s)-1].object && s[len(s)-1].count%2 == 0
-	if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-		*stack = s[:len(s)-1]
+func isDelimiter(c byte) bool {
+	return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
+// startValue counts a value that begins in the innermost array.
+func startValue(stack []frame, lim Limits) error {
+	if len(stack) == 0 || stack[len(stack)-1].object {
 		return nil
 	}
-	if len(s) > 0 {
-		top := &s[len(s)-1]
-		if isKey {
-			// A key over the limit is refused before it can appear in a path.
-			if k, _ := tok.(string); len(k) <= lim.MaxStringBytes {
-				top.key = k
-			} else {
-				return &InputError{Limit: "string_bytes", Max: int64(lim.MaxStringBytes), Path: path(s)}
-			}
-		}
-		top.count++
-		if err := checkCount(top, lim, s); err != nil {
-			return err
-		}
-	}
-	switch v := tok.(type) {
-	case json.Delim:
-		if len(s)+1 > lim.MaxDepth {
-			return &InputError{Limit: "depth", Max: int64(lim.MaxDepth), Path: path(s)}
-		}
-		*stack = append(s, frame{object: v == '{'})
-	case string:
-		if len(v) > lim.MaxStringBytes {
-			return &InputError{Limit: "string_bytes", Max: int64(lim.MaxStringBytes), Path: path(s)}
-		}
+	top := &stack[len(stack)-1]
+	top.count++
+	if top.count > lim.MaxListLength {
+		return &InputError{Limit: "list_length", Max: int64(lim.MaxListLength), Path: path(stack)}
 	}
 	return nil
 }
 
-func checkCount(top *frame, lim Limits, s []frame) error {
-	if top.object && (top.count+1)/2 > lim.MaxObjectKeys {
-		return &InputError{Limit: "object_keys", Max: int64(lim.MaxObjectKeys), Path: path(s)}
+// scanString checks the string starting at data[i] and returns the index
+// of its closing quote. A string directly inside an object followed by a
+// colon is a key.
+func scanString(data []byte, i int, stack []frame, lim Limits) (int, error) {
+	end := i + 1
+	for data[end] != '"' {
+		if data[end] == '\\' {
+			end++
+		}
+		end++
 	}
-	if !top.object && top.count > lim.MaxListLength {
-		return &InputError{Limit: "list_length", Max: int64(lim.MaxListLength), Path: path(s)}
+	n := end - i - 1
+	inObject := len(stack) > 0 && stack[len(stack)-1].object
+	if inObject && isKey(data, end+1) {
+		top := &stack[len(stack)-1]
+		top.count++
+		switch {
+		case n > lim.MaxStringBytes:
+			// Refused before it can appear in a path.
+			return end, &InputError{Limit: "string_bytes", Max: int64(lim.MaxStringBytes), Path: path(stack)}
+		case top.count > lim.MaxObjectKeys:
+			top.key = data[i+1 : end]
+			return end, &InputError{Limit: "object_keys", Max: int64(lim.MaxObjectKeys), Path: path(stack)}
+		}
+		top.key = data[i+1 : end]
+		return end, nil
 	}
-	return nil
+	if err := startValue(stack, lim); err != nil {
+		return end, err
+	}
+	if n > lim.MaxStringBytes {
+		return end, &InputError{Limit: "string_bytes", Max: int64(lim.MaxStringBytes), Path: path(stack)}
+	}
+	return end, nil
+}
+
+// isKey reports whether the next significant byte from j is a colon.
+func isKey(data []byte, j int) bool {
+	for ; j < len(data); j++ {
+		switch data[j] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // path renders the open frames as a JSONPath-like location.
@@ -109,7 +141,7 @@ func path(s []frame) string {
 	b := []byte("$")
 	for _, f := range s {
 		if f.object {
-			if f.key != "" {
+			if len(f.key) > 0 {
 				b = append(append(b, '.'), f.key...)
 			}
 			continue

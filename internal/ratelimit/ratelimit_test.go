@@ -153,12 +153,16 @@ func BenchmarkMillionClients(b *testing.B) {
 
 // BenchmarkAllow is the per-call cost of the limiter.
 func BenchmarkAllow(b *testing.B) {
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprint("client-", i)
+	}
 	l := New(Options{})
 	l.Apply(limitsOf(1e9, 1e9, 1e9, 1e9))
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			_ = l.Allow(fmt.Sprint("client-", i%1000), toolclass.Read)
+			_ = l.Allow(names[i%len(names)], toolclass.Read)
 			i++
 		}
 	})
