@@ -43,9 +43,9 @@ type Watcher struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	cfg      atomic.Pointer[runtimeconfig.Config]
-	creds    atomic.Pointer[runtimeconfig.Credentials]
-	mu       sync.Mutex // serialises applies, so subscribers see documents in order
+	cfg   atomic.Pointer[runtimeconfig.Config]
+	creds atomic.Pointer[runtimeconfig.Credentials]
+	mu    sync.Mutex // serialises applies, so subscribers see documents in order
 	// lastCfg and lastCred are the last documents seen, applied or refused,
 	// so a resync or a repeated file event neither reapplies nor re-refuses.
 	lastCfg  []byte

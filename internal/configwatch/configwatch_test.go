@@ -190,7 +190,6 @@ func TestStartWithoutSource(t *testing.T) {
 	}
 }
 
-
 func testutilFailures(w *Watcher) float64 {
 	return testutil.ToFloat64(w.metrics.failures.WithLabelValues("config"))
 }
