@@ -859,7 +859,3 @@ type MemoryMCPList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MemoryMCP `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&MemoryMCP{}, &MemoryMCPList{})
-}

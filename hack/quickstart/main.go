@@ -43,7 +43,13 @@ func run(stateDir string) error {
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return fmt.Errorf("writing pid file: %w", err)
 	}
-	defer os.Remove(pidFile)
+	defer func() {
+		// A stale pid file would make quickstart-down signal an unrelated
+		// process, so a failure to remove it is worth reporting.
+		if err := os.Remove(pidFile); err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart: removing pid file:", err)
+		}
+	}()
 
 	env, err := envtestutil.New(envtestutil.Options{})
 	if err != nil {
