@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,11 +13,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
+	mcpv1alpha1 "github.com/memorymcp/memory-mcp-operator/api/v1alpha1"
 	"github.com/memorymcp/memory-mcp-operator/internal/envtestutil"
 )
 
@@ -215,4 +218,28 @@ func createNamespace(cfg *rest.Config, name string) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	_, err = cs.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{})
 	return err
+}
+
+// A typed Go client must be able to create an object that sets nothing:
+// optional structs are left out of the JSON rather than sent as zero values
+// that the schema would refuse.
+func TestEmptyTypedObjectAccepted(t *testing.T) {
+	obj := &mcpv1alpha1.MemoryMCP{
+		TypeMeta:   metav1.TypeMeta{APIVersion: mcpv1alpha1.GroupVersion.String(), Kind: "MemoryMCP"},
+		ObjectMeta: metav1.ObjectMeta{Name: "typed", Namespace: "default"},
+	}
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), `"spec"`) {
+		t.Errorf("empty spec encoded: %s", data)
+	}
+	if _, err := create(t, &unstructured.Unstructured{Object: raw}); err != nil {
+		t.Fatalf("empty typed object refused: %v", err)
+	}
 }
