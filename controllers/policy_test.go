@@ -226,8 +226,10 @@ func TestRuntimeConfigIncidentProfile(t *testing.T) {
 		t.Errorf("normal profile: incident %+v, audit level %q", n.Incident, n.Audit.Level)
 	}
 	want := &runtimeconfig.Config{
-		Incident:      &runtimeconfig.Incident{Reason: "leak"},
-		RateLimits:    runtimeconfig.RateLimits{Enabled: true, Read: runtimeconfig.Bucket{10, 20}, Write: runtimeconfig.Bucket{1, 2}},
+		Incident: &runtimeconfig.Incident{Reason: "leak"},
+		RateLimits: runtimeconfig.RateLimits{Enabled: true,
+			Read:  runtimeconfig.Bucket{RequestsPerSecond: 10, Burst: 20},
+			Write: runtimeconfig.Bucket{RequestsPerSecond: 1, Burst: 2}},
 		DisabledTools: []string{"bulk_episodes", "configure_embeddings", "execute_agent_code"},
 	}
 	got := &runtimeconfig.Config{Incident: i.Incident, RateLimits: i.RateLimits, DisabledTools: i.DisabledTools}

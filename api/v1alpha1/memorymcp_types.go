@@ -25,10 +25,10 @@ import (
 
 // MemoryMCPSpec declares a secured memory-MCP server.
 //
-// +kubebuilder:validation:XValidation:rule="self.storage.type != 'SQLite' || !has(self.replicas) || self.replicas <= 1",message="storage.type SQLite supports at most one replica; use storage.type Postgres to run more"
-// +kubebuilder:validation:XValidation:rule="self.incident.rateLimits.read.requestsPerSecond <= self.rateLimits.read.requestsPerSecond",message="incident.rateLimits.read.requestsPerSecond must not exceed rateLimits.read.requestsPerSecond: the emergency profile may only tighten limits"
-// +kubebuilder:validation:XValidation:rule="self.incident.rateLimits.write.requestsPerSecond <= self.rateLimits.write.requestsPerSecond",message="incident.rateLimits.write.requestsPerSecond must not exceed rateLimits.write.requestsPerSecond: the emergency profile may only tighten limits"
-// +kubebuilder:validation:XValidation:rule="!self.incident.rotateCredentials || size(self.auth.clients) > 0",message="incident.rotateCredentials needs at least one client in auth.clients"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.type) || self.storage.type != 'SQLite' || !has(self.replicas) || self.replicas <= 1",message="storage.type SQLite supports at most one replica; use storage.type Postgres to run more"
+// +kubebuilder:validation:XValidation:rule="!has(self.incident) || !has(self.incident.rateLimits) || !has(self.incident.rateLimits.read) || !has(self.rateLimits) || !has(self.rateLimits.read) || self.incident.rateLimits.read.requestsPerSecond <= self.rateLimits.read.requestsPerSecond",message="incident.rateLimits.read.requestsPerSecond must not exceed rateLimits.read.requestsPerSecond: the emergency profile may only tighten limits"
+// +kubebuilder:validation:XValidation:rule="!has(self.incident) || !has(self.incident.rateLimits) || !has(self.incident.rateLimits.write) || !has(self.rateLimits) || !has(self.rateLimits.write) || self.incident.rateLimits.write.requestsPerSecond <= self.rateLimits.write.requestsPerSecond",message="incident.rateLimits.write.requestsPerSecond must not exceed rateLimits.write.requestsPerSecond: the emergency profile may only tighten limits"
+// +kubebuilder:validation:XValidation:rule="!has(self.incident) || !has(self.incident.rotateCredentials) || !self.incident.rotateCredentials || (has(self.auth) && has(self.auth.clients) && size(self.auth.clients) > 0)",message="incident.rotateCredentials needs at least one client in auth.clients"
 type MemoryMCPSpec struct {
 	// image is the memory MCP server image. Defaults to the server image the
 	// operator was released with.
@@ -125,8 +125,8 @@ const (
 
 // StorageSpec selects where episodes are kept.
 //
-// +kubebuilder:validation:XValidation:rule="self.type != 'Postgres' || has(self.postgres)",message="storage.postgres is required when storage.type is Postgres"
-// +kubebuilder:validation:XValidation:rule="self.type != 'SQLite' || !has(self.postgres)",message="storage.postgres is only allowed when storage.type is Postgres"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'Postgres' || has(self.postgres)",message="storage.postgres is required when storage.type is Postgres"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'SQLite' || !has(self.postgres)",message="storage.postgres is only allowed when storage.type is Postgres"
 type StorageSpec struct {
 	// type is SQLite (embedded, on a PersistentVolumeClaim, one replica) or
 	// Postgres (external, several replicas).
@@ -248,7 +248,7 @@ type ClientSpec struct {
 
 // RotationSpec sets how often client tokens are replaced.
 //
-// +kubebuilder:validation:XValidation:rule="duration(self.gracePeriod) < duration(self.interval)",message="auth.rotation.gracePeriod must be shorter than auth.rotation.interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.gracePeriod) || !has(self.interval) || duration(self.gracePeriod) < duration(self.interval)",message="auth.rotation.gracePeriod must be shorter than auth.rotation.interval"
 type RotationSpec struct {
 	// interval between rotations. At least one hour.
 	// +optional
