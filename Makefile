@@ -91,6 +91,10 @@ fuzz: ## Run each fuzz target for FUZZ_TIME.
 test-e2e: test-deps build ## Run the end-to-end tests against a local control plane.
 	go test -p 1 -timeout 20m -tags e2e ./test/e2e/...
 
+.PHONY: scale-operator
+scale-operator: envtest-assets ## Reconcile 500 MemoryMCP objects and report time and memory.
+	MEMORYMCP_SCALE=500 go test -p 1 ./controllers -run ScaleDriver -count=1 -v
+
 ##@ Build
 
 .PHONY: build
