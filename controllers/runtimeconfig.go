@@ -5,7 +5,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -235,11 +234,3 @@ func sortedUnique(in []string) []string {
 	return slices.Compact(out)
 }
 
-// timeOrNil converts an optional API time.
-func timeOrNil(t *metav1.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := t.Time
-	return &v
-}
