@@ -233,4 +233,3 @@ func sortedUnique(in []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
