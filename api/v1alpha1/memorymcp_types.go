@@ -25,10 +25,10 @@ import (
 
 // MemoryMCPSpec declares a secured memory-MCP server.
 //
-// +kubebuilder:validation:XValidation:rule="self.storage.type != 'SQLite' || !has(self.replicas) || self.replicas <= 1",message="storage.type SQLite supports at most one replica; use storage.type Postgres to run more"
-// +kubebuilder:validation:XValidation:rule="self.incident.rateLimits.read.requestsPerSecond <= self.rateLimits.read.requestsPerSecond",message="incident.rateLimits.read.requestsPerSecond must not exceed rateLimits.read.requestsPerSecond: the emergency profile may only tighten limits"
-// +kubebuilder:validation:XValidation:rule="self.incident.rateLimits.write.requestsPerSecond <= self.rateLimits.write.requestsPerSecond",message="incident.rateLimits.write.requestsPerSecond must not exceed rateLimits.write.requestsPerSecond: the emergency profile may only tighten limits"
-// +kubebuilder:validation:XValidation:rule="!self.incident.rotateCredentials || size(self.auth.clients) > 0",message="incident.rotateCredentials needs at least one client in auth.clients"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.type) || self.storage.type != 'SQLite' || !has(self.replicas) || self.replicas <= 1",message="storage.type SQLite supports at most one replica; use storage.type Postgres to run more"
+// +kubebuilder:validation:XValidation:rule="!(has(self.incident) && has(self.incident.rateLimits) && has(self.incident.rateLimits.read) && has(self.rateLimits) && has(self.rateLimits.read)) || self.incident.rateLimits.read.requestsPerSecond <= self.rateLimits.read.requestsPerSecond",message="incident.rateLimits.read.requestsPerSecond must not exceed rateLimits.read.requestsPerSecond: the emergency profile may only tighten limits"
+// +kubebuilder:validation:XValidation:rule="!(has(self.incident) && has(self.incident.rateLimits) && has(self.incident.rateLimits.write) && has(self.rateLimits) && has(self.rateLimits.write)) || self.incident.rateLimits.write.requestsPerSecond <= self.rateLimits.write.requestsPerSecond",message="incident.rateLimits.write.requestsPerSecond must not exceed rateLimits.write.requestsPerSecond: the emergency profile may only tighten limits"
+// +kubebuilder:validation:XValidation:rule="!has(self.incident) || !has(self.incident.rotateCredentials) || !self.incident.rotateCredentials || (has(self.auth) && has(self.auth.clients) && size(self.auth.clients) > 0)",message="incident.rotateCredentials needs at least one client in auth.clients"
 type MemoryMCPSpec struct {
 	// image is the memory MCP server image. Defaults to the server image the
 	// operator was released with.
@@ -57,23 +57,23 @@ type MemoryMCPSpec struct {
 	// storage selects where episodes are kept.
 	// +optional
 	// +kubebuilder:default={}
-	Storage StorageSpec `json:"storage,omitempty"`
+	Storage StorageSpec `json:"storage,omitzero"`
 
 	// auth declares the clients allowed to call the server and how their
 	// credentials rotate.
 	// +optional
 	// +kubebuilder:default={}
-	Auth AuthSpec `json:"auth,omitempty"`
+	Auth AuthSpec `json:"auth,omitzero"`
 
 	// rateLimits are token buckets per authenticated client.
 	// +optional
 	// +kubebuilder:default={}
-	RateLimits RateLimitsSpec `json:"rateLimits,omitempty"`
+	RateLimits RateLimitsSpec `json:"rateLimits,omitzero"`
 
 	// blockedClients are refused by the server and, for CIDRs, by the
 	// NetworkPolicy.
 	// +optional
-	BlockedClients BlockedClientsSpec `json:"blockedClients,omitempty"`
+	BlockedClients BlockedClientsSpec `json:"blockedClients,omitzero"`
 
 	// disabledTools are hidden from tools/list and refused on call.
 	// +optional
@@ -84,22 +84,22 @@ type MemoryMCPSpec struct {
 	// audit configures the structured audit log and its shipping.
 	// +optional
 	// +kubebuilder:default={}
-	Audit AuditSpec `json:"audit,omitempty"`
+	Audit AuditSpec `json:"audit,omitzero"`
 
 	// sandbox limits the WebAssembly sandbox behind execute_agent_code.
 	// +optional
 	// +kubebuilder:default={}
-	Sandbox SandboxSpec `json:"sandbox,omitempty"`
+	Sandbox SandboxSpec `json:"sandbox,omitzero"`
 
 	// network restricts who may connect to the server and where it may
 	// connect to.
 	// +optional
-	Network NetworkSpec `json:"network,omitempty"`
+	Network NetworkSpec `json:"network,omitzero"`
 
 	// monitoring configures the ServiceMonitor and PrometheusRule.
 	// +optional
 	// +kubebuilder:default={}
-	Monitoring MonitoringSpec `json:"monitoring,omitempty"`
+	Monitoring MonitoringSpec `json:"monitoring,omitzero"`
 
 	// incidentMode switches the server into its emergency profile, described
 	// by incident, without restarting a pod.
@@ -110,7 +110,7 @@ type MemoryMCPSpec struct {
 	// incident is the emergency profile applied while incidentMode is true.
 	// +optional
 	// +kubebuilder:default={}
-	Incident IncidentSpec `json:"incident,omitempty"`
+	Incident IncidentSpec `json:"incident,omitzero"`
 }
 
 // StorageType names a storage engine.
@@ -125,8 +125,8 @@ const (
 
 // StorageSpec selects where episodes are kept.
 //
-// +kubebuilder:validation:XValidation:rule="self.type != 'Postgres' || has(self.postgres)",message="storage.postgres is required when storage.type is Postgres"
-// +kubebuilder:validation:XValidation:rule="self.type != 'SQLite' || !has(self.postgres)",message="storage.postgres is only allowed when storage.type is Postgres"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'Postgres' || has(self.postgres)",message="storage.postgres is required when storage.type is Postgres"
+// +kubebuilder:validation:XValidation:rule="!has(self.postgres) || (has(self.type) && self.type == 'Postgres')",message="storage.postgres is only allowed when storage.type is Postgres"
 type StorageSpec struct {
 	// type is SQLite (embedded, on a PersistentVolumeClaim, one replica) or
 	// Postgres (external, several replicas).
@@ -137,7 +137,7 @@ type StorageSpec struct {
 	// sqlite configures the embedded store.
 	// +optional
 	// +kubebuilder:default={}
-	SQLite SQLiteStorage `json:"sqlite,omitempty"`
+	SQLite SQLiteStorage `json:"sqlite,omitzero"`
 
 	// postgres configures the PostgreSQL store.
 	// +optional
@@ -149,7 +149,7 @@ type SQLiteStorage struct {
 	// size of the PersistentVolumeClaim.
 	// +optional
 	// +kubebuilder:default="1Gi"
-	Size resource.Quantity `json:"size,omitempty"`
+	Size resource.Quantity `json:"size,omitzero"`
 
 	// storageClassName of the PersistentVolumeClaim; the cluster default
 	// when empty.
@@ -214,13 +214,12 @@ type AuthSpec struct {
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=256
-	// +kubebuilder:validation:XValidation:rule="self.all(c, self.filter(d, d.name == c.name).size() == 1)",message="auth.clients names must be unique"
 	Clients []ClientSpec `json:"clients,omitempty"`
 
 	// rotation sets how often client tokens are replaced.
 	// +optional
 	// +kubebuilder:default={}
-	Rotation RotationSpec `json:"rotation,omitempty"`
+	Rotation RotationSpec `json:"rotation,omitzero"`
 
 	// oidc accepts OAuth 2.0 access tokens (JWTs) from an issuer in addition
 	// to bearer tokens.
@@ -248,19 +247,19 @@ type ClientSpec struct {
 
 // RotationSpec sets how often client tokens are replaced.
 //
-// +kubebuilder:validation:XValidation:rule="duration(self.gracePeriod) < duration(self.interval)",message="auth.rotation.gracePeriod must be shorter than auth.rotation.interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.gracePeriod) || !has(self.interval) || duration(self.gracePeriod) < duration(self.interval)",message="auth.rotation.gracePeriod must be shorter than auth.rotation.interval"
 type RotationSpec struct {
 	// interval between rotations. At least one hour.
 	// +optional
 	// +kubebuilder:default="720h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="auth.rotation.interval must be at least 1h"
-	Interval metav1.Duration `json:"interval,omitempty"`
+	Interval metav1.Duration `json:"interval,omitzero"`
 
 	// gracePeriod during which the previous token stays valid.
 	// +optional
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="auth.rotation.gracePeriod must not be negative"
-	GracePeriod metav1.Duration `json:"gracePeriod,omitempty"`
+	GracePeriod metav1.Duration `json:"gracePeriod,omitzero"`
 }
 
 // OIDCSpec accepts JWT access tokens from an OAuth 2.0 issuer.
@@ -303,12 +302,12 @@ type RateLimitsSpec struct {
 	// read is the bucket for read tools.
 	// +optional
 	// +kubebuilder:default={requestsPerSecond:50,burst:100}
-	Read TokenBucket `json:"read,omitempty"`
+	Read TokenBucket `json:"read,omitzero"`
 
 	// write is the bucket for write tools.
 	// +optional
 	// +kubebuilder:default={requestsPerSecond:10,burst:20}
-	Write TokenBucket `json:"write,omitempty"`
+	Write TokenBucket `json:"write,omitzero"`
 }
 
 // TokenBucket refills at requestsPerSecond up to burst.
@@ -397,7 +396,7 @@ type AuditSpec struct {
 	// file sets the rotation of the audit file.
 	// +optional
 	// +kubebuilder:default={}
-	File AuditFileSpec `json:"file,omitempty"`
+	File AuditFileSpec `json:"file,omitzero"`
 
 	// redactedFields are metadata keys whose values are replaced before an
 	// event is written or shipped, in addition to the built-in secret-like
@@ -418,7 +417,7 @@ type AuditSpec struct {
 	// spoolSize bounds the on-disk spool that holds events not yet shipped.
 	// +optional
 	// +kubebuilder:default="256Mi"
-	SpoolSize resource.Quantity `json:"spoolSize,omitempty"`
+	SpoolSize resource.Quantity `json:"spoolSize,omitzero"`
 }
 
 // AuditFileSpec sets size-based rotation of the audit file.
@@ -561,23 +560,25 @@ type SandboxSpec struct {
 	// memory a module may use, rounded down to 64KiB pages. At most 4Gi.
 	// +optional
 	// +kubebuilder:default="64Mi"
-	Memory resource.Quantity `json:"memory,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('64Ki')) >= 0 && quantity(string(self)).compareTo(quantity('4Gi')) <= 0",message="sandbox.memory must be between 64Ki and 4Gi"
+	Memory resource.Quantity `json:"memory,omitzero"`
 
 	// timeout of one run.
 	// +optional
 	// +kubebuilder:default="5s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('5m')",message="sandbox.timeout must be above 0s and at most 5m"
-	Timeout metav1.Duration `json:"timeout,omitempty"`
+	Timeout metav1.Duration `json:"timeout,omitzero"`
 
 	// maxOutput bounds stdout and stderr of one run, each.
 	// +optional
 	// +kubebuilder:default="1Mi"
-	MaxOutput resource.Quantity `json:"maxOutput,omitempty"`
+	MaxOutput resource.Quantity `json:"maxOutput,omitzero"`
 
 	// maxModuleSize bounds the module an agent may send.
 	// +optional
 	// +kubebuilder:default="10Mi"
-	MaxModuleSize resource.Quantity `json:"maxModuleSize,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Ki')) >= 0 && quantity(string(self)).compareTo(quantity('100Mi')) <= 0",message="sandbox.maxModuleSize must be between 1Ki and 100Mi"
+	MaxModuleSize resource.Quantity `json:"maxModuleSize,omitzero"`
 
 	// maxConcurrency is how many runs a server pod executes at once.
 	// +optional
@@ -623,12 +624,12 @@ type MonitoringSpec struct {
 	// serviceMonitor scrapes the server's metrics.
 	// +optional
 	// +kubebuilder:default={}
-	ServiceMonitor ServiceMonitorSpec `json:"serviceMonitor,omitempty"`
+	ServiceMonitor ServiceMonitorSpec `json:"serviceMonitor,omitzero"`
 
 	// prometheusRule holds the security alerts.
 	// +optional
 	// +kubebuilder:default={}
-	PrometheusRule PrometheusRuleSpec `json:"prometheusRule,omitempty"`
+	PrometheusRule PrometheusRuleSpec `json:"prometheusRule,omitzero"`
 }
 
 // ServiceMonitorSpec configures the ServiceMonitor.
@@ -666,7 +667,7 @@ type PrometheusRuleSpec struct {
 	// thresholds of the alerts.
 	// +optional
 	// +kubebuilder:default={}
-	Thresholds AlertThresholds `json:"thresholds,omitempty"`
+	Thresholds AlertThresholds `json:"thresholds,omitzero"`
 }
 
 // AlertThresholds are the levels at which security alerts fire.
@@ -713,7 +714,7 @@ type IncidentSpec struct {
 	// rateLimits replace the normal rate limits.
 	// +optional
 	// +kubebuilder:default={}
-	RateLimits IncidentRateLimits `json:"rateLimits,omitempty"`
+	RateLimits IncidentRateLimits `json:"rateLimits,omitzero"`
 
 	// disabledTools are disabled in addition to spec.disabledTools.
 	// +optional
@@ -749,12 +750,12 @@ type IncidentRateLimits struct {
 	// read is the emergency bucket for read tools.
 	// +optional
 	// +kubebuilder:default={requestsPerSecond:10,burst:20}
-	Read TokenBucket `json:"read,omitempty"`
+	Read TokenBucket `json:"read,omitzero"`
 
 	// write is the emergency bucket for write tools.
 	// +optional
 	// +kubebuilder:default={requestsPerSecond:1,burst:2}
-	Write TokenBucket `json:"write,omitempty"`
+	Write TokenBucket `json:"write,omitzero"`
 }
 
 // Condition types of a MemoryMCP.
@@ -843,11 +844,11 @@ type MemoryMCP struct {
 	// spec declares the server.
 	// +optional
 	// +kubebuilder:default={}
-	Spec MemoryMCPSpec `json:"spec,omitempty"`
+	Spec MemoryMCPSpec `json:"spec,omitzero"`
 
 	// status is the observed state.
 	// +optional
-	Status MemoryMCPStatus `json:"status,omitempty"`
+	Status MemoryMCPStatus `json:"status,omitzero"`
 }
 
 // MemoryMCPList is a list of MemoryMCP.
@@ -857,8 +858,4 @@ type MemoryMCPList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MemoryMCP `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&MemoryMCP{}, &MemoryMCPList{})
 }

@@ -1,0 +1,126 @@
+// Command quickstart runs a local control plane for trying the operator: a
+// real etcd and kube-apiserver on loopback, the MemoryMCP CRD and the
+// samples applied, and a kubeconfig written under .local/quickstart.
+//
+// It runs in the foreground until interrupted (Ctrl-C or SIGTERM, which
+// `make quickstart-down` sends) and then stops everything it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/memorymcp/memory-mcp-operator/internal/envtestutil"
+)
+
+func main() {
+	stateDir := flag.String("state-dir", ".local/quickstart", "folder for the kubeconfig, logs and pid file")
+	flag.Parse()
+	if err := run(*stateDir); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(stateDir string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", stateDir, err)
+	}
+	pidFile := filepath.Join(stateDir, "quickstart.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("writing pid file: %w", err)
+	}
+	defer func() {
+		// A stale pid file would make quickstart-down signal an unrelated
+		// process, so a failure to remove it is worth reporting.
+		if err := os.Remove(pidFile); err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart: removing pid file:", err)
+		}
+	}()
+
+	env, err := envtestutil.New(envtestutil.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Println("starting etcd and kube-apiserver on loopback ...")
+	if _, err := env.Start(); err != nil {
+		return fmt.Errorf("starting the control plane: %w", err)
+	}
+	defer func() {
+		fmt.Println("stopping the control plane ...")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart: stopping the control plane:", err)
+		}
+	}()
+
+	kubeconfig, err := writeKubeconfig(env, stateDir)
+	if err != nil {
+		return err
+	}
+	if err := kubectl(ctx, kubeconfig, "apply", "-f", "config/samples/"); err != nil {
+		return err
+	}
+	printUsage(kubeconfig)
+
+	<-ctx.Done()
+	return nil
+}
+
+// writeKubeconfig adds a cluster-admin user and writes its kubeconfig.
+func writeKubeconfig(env *envtest.Environment, stateDir string) (string, error) {
+	user, err := env.ControlPlane.AddUser(envtest.User{Name: "quickstart-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("adding the admin user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("rendering the kubeconfig: %w", err)
+	}
+	path, err := filepath.Abs(filepath.Join(stateDir, "kubeconfig"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("writing the kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
+func kubectl(ctx context.Context, kubeconfig string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return fmt.Errorf("kubectl %v: exit code %d", args, exitErr.ExitCode())
+		}
+		return fmt.Errorf("kubectl %v: %w", args, err)
+	}
+	return nil
+}
+
+func printUsage(kubeconfig string) {
+	fmt.Printf(`
+The local control plane is up.
+
+  export KUBECONFIG=%s
+  kubectl get memorymcp
+  kubectl apply -f config/samples/
+  kubectl patch memorymcp agent-memory --type merge -p '{"spec":{"incidentMode":true}}'
+
+Stop with Ctrl-C or 'make quickstart-down'.
+`, kubeconfig)
+}
