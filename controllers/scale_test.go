@@ -154,7 +154,7 @@ func vmHWM() string {
 	if err != nil {
 		return "unknown"
 	}
-	defer f.Close() //nolint:errcheck // read-only
+	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if v, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {

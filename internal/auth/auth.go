@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -154,7 +155,7 @@ func ClientFromTokenInfo(ti *sdkauth.TokenInfo) *identity.Client {
 func (a *Authenticator) auditFailure(r *http.Request, err error) {
 	md := map[string]any{"reason": err.Error(), "remote_addr": RemoteAddr(r).String(),
 		"path": r.URL.Path}
-	if e, ok := err.(*Error); ok && e.Method != "" {
+	if e := (*Error)(nil); errors.As(err, &e) && e.Method != "" {
 		md["method"] = e.Method
 	}
 	a.opts.Auditor.Record(r.Context(), audit.Event{Level: audit.LevelWarn,

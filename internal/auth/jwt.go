@@ -159,7 +159,7 @@ func (c *jwksCache) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // read-only
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("JWKS endpoint answered %s", resp.Status)
 	}

@@ -78,10 +78,9 @@ func renderCredentials(t *testing.T, clients ...string) []byte {
 // mount mimics the kubelet's projection of a ConfigMap or Secret: files are
 // links through ..data, which an update swaps atomically to a new folder.
 type mount struct {
-	t     *testing.T
-	dir   string
-	n     int
-	files []string
+	t   *testing.T
+	dir string
+	n   int
 }
 
 func (m *mount) write(docs map[string][]byte) {

@@ -24,21 +24,19 @@ func (w *Watcher) watchFiles(ctx context.Context) error {
 		if p != "" && !dirs[filepath.Dir(p)] {
 			dirs[filepath.Dir(p)] = true
 			if err := fw.Add(filepath.Dir(p)); err != nil {
-				fw.Close()
-				return fmt.Errorf("watching %s: %w", filepath.Dir(p), err)
+				return errors.Join(fmt.Errorf("watching %s: %w", filepath.Dir(p), err), fw.Close())
 			}
 		}
 	}
 	if err := w.readFiles(ctx); err != nil {
-		fw.Close()
-		return err
+		return errors.Join(err, fw.Close())
 	}
 	go w.followFiles(ctx, fw)
 	return nil
 }
 
 func (w *Watcher) followFiles(ctx context.Context, fw *fsnotify.Watcher) {
-	defer fw.Close()
+	defer fw.Close() //nolint:errcheck // the watch is over; a failed close changes nothing
 	for {
 		select {
 		case <-ctx.Done():

@@ -45,7 +45,7 @@ func (s *HTTPSink) Send(ctx context.Context, batch []Record) error {
 	if err != nil {
 		return fmt.Errorf("posting audit events: %w", err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // read-only
 	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("reading sink response: %w", err)

@@ -152,7 +152,7 @@ func (m *Manager) start(cfg runtimeconfig.Sink, sp runtimeconfig.Spool) error {
 		backoff: m.opts.Backoff, metrics: m.metrics, log: m.opts.Log, now: m.opts.Now}
 	go func() {
 		defer close(r.done)
-		defer sink.Close()
+		defer sink.Close() //nolint:errcheck // the shipper stopped; nothing is left to deliver
 		s.run(ctx)
 	}()
 	m.running[cfg.Name] = r

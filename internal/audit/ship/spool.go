@@ -262,13 +262,13 @@ func (s *Spool) readSegment(seg segment, from, to int64, limit int) ([]Record, e
 	if err != nil {
 		return nil, fmt.Errorf("opening spool segment: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read-only
 	r := bufio.NewReader(io.NewSectionReader(f, from-seg.start, to-from))
 	var out []Record
 	off := from
 	for len(out) < limit {
 		line, err := r.ReadBytes('\n')
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
