@@ -7,8 +7,9 @@ var held [][]byte
 func main() {
 	for {
 		chunk := make([]byte, 1<<20)
-		for i := range chunk {
-			chunk[i] = byte(i)
+		// Touch every page so no layer can skip the work.
+		for i := 0; i < len(chunk); i += 4096 {
+			chunk[i] = 1
 		}
 		held = append(held, chunk)
 	}
