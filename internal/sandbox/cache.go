@@ -57,7 +57,9 @@ func newModuleCache(capacity int) *moduleCache {
 
 // acquire returns the module for hash, compiling it if no one has, and
 // reports whether it was already compiled. The caller must release it.
-func (c *moduleCache) acquire(ctx context.Context, hash string, compile compileFunc) (*compiledModule, bool, error) {
+func (c *moduleCache) acquire(
+	ctx context.Context, hash string, compile compileFunc,
+) (*compiledModule, bool, error) {
 	for {
 		c.mu.Lock()
 		if m, ok := c.entries[hash]; ok {
@@ -89,7 +91,9 @@ func (c *moduleCache) acquire(ctx context.Context, hash string, compile compileF
 	}
 }
 
-func (c *moduleCache) compileAndStore(hash string, call *compileCall, compile compileFunc) (*compiledModule, error) {
+func (c *moduleCache) compileAndStore(
+	hash string, call *compileCall, compile compileFunc,
+) (*compiledModule, error) {
 	m, err := compile()
 
 	c.mu.Lock()

@@ -54,13 +54,16 @@ func (r *Runner) vet(module []byte, compiled wazero.CompiledModule) (*compiledMo
 	}
 
 	if _, ok := compiled.ExportedFunctions()[startFunction]; !ok {
-		return nil, fmt.Errorf("%w: no %s export; build a WASI command, not a library", ErrInvalidModule, startFunction)
+		return nil, fmt.Errorf("%w: no %s export; build a WASI command, not a library",
+			ErrInvalidModule, startFunction)
 	}
 	return &compiledModule{compiled: compiled, initialPages: facts.initialPages}, nil
 }
 
 // execute instantiates m and runs its entry point under limits, filling res.
-func (r *Runner) execute(ctx context.Context, m *compiledModule, input []byte, limits Limits, res *Result) error {
+func (r *Runner) execute(
+	ctx context.Context, m *compiledModule, input []byte, limits Limits, res *Result,
+) error {
 	memErr := &LimitError{Limit: LimitMemory, Bound: fmt.Sprintf("%d bytes", limits.MemoryBytes)}
 	if m.initialPages > limits.memoryPages() {
 		return memErr

@@ -190,6 +190,9 @@ func (r *Runner) Close(ctx context.Context) error {
 // ErrInvalidModule, a *ForbiddenImportError (see IsSecurityViolation),
 // ErrClosed, or the context's error. Whenever the module was at least
 // hashed, the Result is returned alongside the error for auditing.
+//
+// Limitation: input is not capped here; the server's request size limit
+// bounds it before it reaches the sandbox.
 func (r *Runner) Run(ctx context.Context, module, input []byte) (*Result, error) {
 	return r.RunWithOptions(ctx, module, input, RunOptions{})
 }
