@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -73,9 +74,24 @@ func run(stateDir string) error {
 	if err := kubectl(ctx, kubeconfig, "apply", "-f", "config/samples/"); err != nil {
 		return err
 	}
+
+	procs := &processes{dir: stateDir}
+	defer procs.stopAll()
+	if err := procs.start(ctx, "manager", "bin/manager", "--kubeconfig", kubeconfig,
+		"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0"); err != nil {
+		return err
+	}
+	fmt.Println("waiting for the operator to reconcile the samples ...")
+	if err := waitFor(ctx, kubeconfig, "deployment/"+sampleName, "secret/"+sampleName+"-client-"+sampleClient); err != nil {
+		return err
+	}
 	printUsage(kubeconfig)
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err := <-procs.exited:
+		return err
+	}
 	return nil
 }
 
@@ -112,9 +128,36 @@ func kubectl(ctx context.Context, kubeconfig string, args ...string) error {
 	return nil
 }
 
+// The sample the quickstart serves, and the client whose token it prints.
+const (
+	sampleName   = "agent-memory"
+	sampleClient = "planner"
+)
+
+// waitFor polls until every object exists; kubectl wait cannot wait for an
+// object that does not exist yet.
+func waitFor(ctx context.Context, kubeconfig string, objects ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	ticker := time.NewTicker(250 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		args := append([]string{"--kubeconfig", kubeconfig, "get", "-o", "name"}, objects...)
+		if exec.CommandContext(ctx, "kubectl", args...).Run() == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %v: %w (see %s)", objects, ctx.Err(), "manager.log")
+		case <-ticker.C:
+		}
+	}
+}
+
 func printUsage(kubeconfig string) {
 	fmt.Printf(`
-The local control plane is up.
+The local control plane is up and the operator reconciles MemoryMCP objects
+(its log is in manager.log beside the kubeconfig).
 
   export KUBECONFIG=%s
   kubectl get memorymcp
