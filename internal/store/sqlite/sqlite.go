@@ -1,0 +1,104 @@
+// Package sqlite stores episodic memory in an embedded SQLite database.
+//
+// # Notes
+//
+// The database runs in WAL mode with synchronous=FULL: a step the server
+// acknowledged has reached the disk, so it survives a crash of the process
+// or the machine. NORMAL would only lose durability on power loss, but a
+// memory server on a PVC cannot tell those apart, so we pay for FULL.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/memorymcp/memory-mcp-operator/internal/store"
+	"github.com/memorymcp/memory-mcp-operator/internal/store/sqlstore"
+
+	// The pure-Go driver keeps the server binary free of cgo.
+	_ "modernc.org/sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// maxConns bounds the pool: readers run in parallel under WAL, writers
+// queue on the database lock (busy_timeout) rather than failing.
+const maxConns = 8
+
+// Open opens or creates the database at path and applies migrations.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	params := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)",
+		"busy_timeout(10000)", "foreign_keys(ON)"} {
+		params.Add("_pragma", p)
+	}
+	// Immediate transactions take the write lock up front, so two writers
+	// wait for each other instead of failing with SQLITE_BUSY on upgrade.
+	params.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	s := sqlstore.New(sqlstore.SQLDB{DB: db}, dialect{})
+	migrations, err := store.LoadMigrations(migrationFiles, "migrations")
+	if err == nil {
+		err = s.Migrate(ctx, migrations)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("preparing sqlite %s: %w", path, errJoinClose(err, db))
+	}
+	return s, nil
+}
+
+func errJoinClose(err error, db *sql.DB) error {
+	if cerr := db.Close(); cerr != nil {
+		return fmt.Errorf("%w (closing: %v)", err, cerr)
+	}
+	return err
+}
+
+type dialect struct{}
+
+func (dialect) Name() string { return "sqlite" }
+
+// LockMigrations is a no-op: immediate transactions already hold the
+// database's single write lock.
+func (dialect) LockMigrations(context.Context, sqlstore.Querier) error { return nil }
+
+func (dialect) IndexEpisode(ctx context.Context, q sqlstore.Querier, seq int64, text string) error {
+	_, err := q.Exec(ctx, `INSERT INTO episode_fts (rowid, body) VALUES (?, ?)`, seq, text)
+	return err
+}
+
+func (dialect) AppendIndex(ctx context.Context, q sqlstore.Querier, seq int64, text string) error {
+	_, err := q.Exec(ctx, `UPDATE episode_fts SET body = body || ' ' || ? WHERE rowid = ?`, text, seq)
+	return err
+}
+
+func (dialect) UnindexEpisode(ctx context.Context, q sqlstore.Querier, seq int64) error {
+	_, err := q.Exec(ctx, `DELETE FROM episode_fts WHERE rowid = ?`, seq)
+	return err
+}
+
+// SearchSQL ranks with FTS5's bm25(), which is lower-is-better, hence the
+// negation. Terms hold only letters and digits, so quoting each one is
+// enough to keep FTS5 query syntax out.
+func (dialect) SearchSQL(q store.Query) (string, []any) {
+	quoted := make([]string, len(q.Terms))
+	for i, t := range q.Terms {
+		quoted[i] = `"` + t + `"`
+	}
+	where, args := sqlstore.Filters(q)
+	args = append([]any{strings.Join(quoted, " OR ")}, args...)
+	args = append(args, q.Limit)
+	return `SELECT ` + sqlstore.SummaryColumns + `, -bm25(episode_fts) FROM episode_fts
+		JOIN episodes e ON e.seq = episode_fts.rowid
+		WHERE episode_fts MATCH ?` + where + ` ORDER BY bm25(episode_fts) LIMIT ?`, args
+}
