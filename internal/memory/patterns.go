@@ -1,8 +1,10 @@
 package memory
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -205,4 +207,19 @@ func WilsonLowerBound(hits, n int) float64 {
 	centre := p + z*z/(2*nf)
 	margin := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
 	return math.Max(0, (centre-margin)/denom)
+}
+
+// Recommend keeps the positive heuristics (those advising to prefer
+// something) and returns the limit most confident ones.
+func Recommend(hs []Heuristic, limit int) []Heuristic {
+	out := []Heuristic{}
+	for _, h := range hs {
+		if h.SuccessRate >= 0.5 {
+			out = append(out, h)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Heuristic) int {
+		return cmp.Compare(b.Confidence, a.Confidence)
+	})
+	return out[:min(limit, len(out))]
 }
