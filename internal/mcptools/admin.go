@@ -16,7 +16,7 @@ import (
 // DeleteInput deletes an episode.
 type DeleteInput struct {
 	EpisodeID string `json:"episode_id" jsonschema:"id of the episode to delete"`
-	Confirm   bool   `json:"confirm" jsonschema:"must be true; deletion cannot be undone"`
+	Confirm   bool   `json:"confirm,omitempty" jsonschema:"must be true; deletion cannot be undone"`
 }
 
 // BulkInput names episodes to export.
