@@ -3,23 +3,48 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// buildBinary compiles mcp-server into a temp dir.
+var build struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildBinary compiles mcp-server once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mcp-server")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	build.once.Do(func() {
+		if build.dir, build.err = os.MkdirTemp("", "mcp-server-test"); build.err != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(build.dir, "mcp-server"), ".").
+			CombinedOutput()
+		if err != nil {
+			build.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
 	}
-	return bin
+	return filepath.Join(build.dir, "mcp-server")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		_ = os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
 }
 
 func callTool(t *testing.T, cs *mcp.ClientSession, name string, args, out any) *mcp.CallToolResult {

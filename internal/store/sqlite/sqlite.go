@@ -30,10 +30,27 @@ var migrationFiles embed.FS
 // queue on the database lock (busy_timeout) rather than failing.
 const maxConns = 8
 
+// Options tune OpenWithOptions.
+type Options struct {
+	// UnsafeNoSync turns fsync off (synchronous=OFF). Only for bulk loads
+	// and benchmarks whose data can be rebuilt: a crash may lose or
+	// corrupt acknowledged writes.
+	UnsafeNoSync bool
+}
+
 // Open opens or creates the database at path and applies migrations.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	return OpenWithOptions(ctx, path, Options{})
+}
+
+// OpenWithOptions is Open with options.
+func OpenWithOptions(ctx context.Context, path string, opts Options) (*sqlstore.Store, error) {
+	sync := "synchronous(FULL)"
+	if opts.UnsafeNoSync {
+		sync = "synchronous(OFF)"
+	}
 	params := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)",
+	for _, p := range []string{"journal_mode(WAL)", sync,
 		"busy_timeout(10000)", "foreign_keys(ON)"} {
 		params.Add("_pragma", p)
 	}
