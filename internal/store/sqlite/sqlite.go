@@ -12,6 +12,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -107,15 +108,81 @@ func (dialect) UnindexEpisode(ctx context.Context, q sqlstore.Querier, seq int64
 // SearchSQL ranks with FTS5's bm25(), which is lower-is-better, hence the
 // negation. Terms hold only letters and digits, so quoting each one is
 // enough to keep FTS5 query syntax out.
+//
+// Without filters, the ranking runs on the index alone and only the top
+// rows are joined to episodes; with filters, every match is joined first
+// so the limit applies after filtering.
 func (dialect) SearchSQL(q store.Query) (string, []any) {
 	quoted := make([]string, len(q.Terms))
 	for i, t := range q.Terms {
 		quoted[i] = `"` + t + `"`
 	}
+	match := strings.Join(quoted, " OR ")
 	where, args := sqlstore.Filters(q)
-	args = append([]any{strings.Join(quoted, " OR ")}, args...)
+	if where == "" {
+		return `SELECT ` + sqlstore.SummaryColumns + `, f.lex FROM (
+			SELECT rowid, -bm25(episode_fts) AS lex FROM episode_fts
+			WHERE episode_fts MATCH ? ORDER BY rank LIMIT ?) f
+			JOIN episodes e ON e.seq = f.rowid ORDER BY f.lex DESC`, []any{match, q.Limit}
+	}
+	args = append([]any{match}, args...)
 	args = append(args, q.Limit)
 	return `SELECT ` + sqlstore.SummaryColumns + `, -bm25(episode_fts) FROM episode_fts
 		JOIN episodes e ON e.seq = episode_fts.rowid
 		WHERE episode_fts MATCH ?` + where + ` ORDER BY bm25(episode_fts) LIMIT ?`, args
+}
+
+// commonTermShare is the share of episodes above which a term is dropped
+// from a query that has rarer terms. Such a term adds little to BM25 (its
+// inverse document frequency is low) but makes FTS5 score most of the
+// index, which is what dominates query latency on large stores.
+const commonTermShare = 0.2
+
+// pruneMinEpisodes is the store size below which every term is kept:
+// smaller indexes are fast to score in full, and exact BM25 is preferable.
+const pruneMinEpisodes = 10_000
+
+// PruneTerms drops common terms as described by commonTermShare, keeping
+// at least the rarest term. Terms the index does not hold as-is (stemmed
+// differently) count as rare and are kept.
+func (dialect) PruneTerms(ctx context.Context, q sqlstore.Querier, terms []string) ([]string, error) {
+	var total sql.NullInt64
+	if err := q.QueryRow(ctx, `SELECT MAX(seq) FROM episodes`).Scan(&total); err != nil {
+		return nil, err
+	}
+	if !total.Valid || total.Int64 < pruneMinEpisodes {
+		return terms, nil
+	}
+	docs, err := termDocs(ctx, q, terms)
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(commonTermShare * float64(total.Int64))
+	var kept []string
+	rarest := terms[0]
+	for _, t := range terms {
+		if docs[t] <= limit {
+			kept = append(kept, t)
+		}
+		if docs[t] < docs[rarest] {
+			rarest = t
+		}
+	}
+	if len(kept) == 0 {
+		kept = []string{rarest}
+	}
+	return kept, nil
+}
+
+func termDocs(ctx context.Context, q sqlstore.Querier, terms []string) (map[string]int64, error) {
+	docs := make(map[string]int64, len(terms))
+	for _, t := range terms {
+		var n int64
+		err := q.QueryRow(ctx, `SELECT doc FROM episode_fts_terms WHERE term = ?`, t).Scan(&n)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		docs[t] = n
+	}
+	return docs, nil
 }

@@ -37,8 +37,8 @@ func TestReopenKeepsSchema(t *testing.T) {
 			t.Fatalf("Open: %v", err)
 		}
 		v, err := s.SchemaVersion(ctx)
-		if err != nil || v != 1 {
-			t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+		if err != nil || v != 2 {
+			t.Errorf("SchemaVersion = %d, %v; want 2", v, err)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)

@@ -23,3 +23,9 @@ type Dialect interface {
 	// the alias e) followed by a relevance score, higher is better.
 	SearchSQL(q store.Query) (string, []any)
 }
+
+// TermPruner is implemented by dialects that drop query terms too common
+// to be worth their cost.
+type TermPruner interface {
+	PruneTerms(ctx context.Context, q Querier, terms []string) ([]string, error)
+}

@@ -197,6 +197,13 @@ func (s *Store) SearchByTags(ctx context.Context, tags []string, matchAll bool,
 
 // Search implements store.Store.
 func (s *Store) Search(ctx context.Context, q store.Query) ([]memory.Candidate, error) {
+	if p, ok := s.dialect.(TermPruner); ok && len(q.Terms) > 1 {
+		terms, err := p.PruneTerms(ctx, s.db, q.Terms)
+		if err != nil {
+			return nil, fmt.Errorf("weighing query terms: %w", err)
+		}
+		q.Terms = terms
+	}
 	if len(q.Terms) > 0 {
 		query, args := s.dialect.SearchSQL(q)
 		return s.summaries(ctx, query, args...)
