@@ -12,11 +12,12 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
+	"github.com/memorymcp/memory-mcp-operator/internal/bm25"
+	"github.com/memorymcp/memory-mcp-operator/internal/memory"
 	"github.com/memorymcp/memory-mcp-operator/internal/store"
 	"github.com/memorymcp/memory-mcp-operator/internal/store/sqlstore"
 
@@ -64,10 +65,14 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*sqlstore.
 	}
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
-	s := sqlstore.New(sqlstore.SQLDB{DB: db}, dialect{})
+	index := bm25.New()
+	s := sqlstore.New(sqlstore.SQLDB{DB: db}, dialect{index: index})
 	migrations, err := store.LoadMigrations(migrationFiles, "migrations")
 	if err == nil {
 		err = s.Migrate(ctx, migrations)
+	}
+	if err == nil {
+		err = buildIndex(ctx, db, index)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("preparing sqlite %s: %w", path, errJoinClose(err, db))
@@ -82,7 +87,9 @@ func errJoinClose(err error, db *sql.DB) error {
 	return err
 }
 
-type dialect struct{}
+// dialect keeps the full-text index in memory, next to the database it
+// mirrors; see package bm25 for why.
+type dialect struct{ index *bm25.Index }
 
 func (dialect) Name() string { return "sqlite" }
 
@@ -90,99 +97,71 @@ func (dialect) Name() string { return "sqlite" }
 // database's single write lock.
 func (dialect) LockMigrations(context.Context, sqlstore.Querier) error { return nil }
 
-func (dialect) IndexEpisode(ctx context.Context, q sqlstore.Querier, seq int64, text string) error {
-	_, err := q.Exec(ctx, `INSERT INTO episode_fts (rowid, body) VALUES (?, ?)`, seq, text)
-	return err
+// IndexEpisode and AppendIndex update the index inside the write
+// transaction, so a reader never misses a committed step. A transaction
+// that then rolls back leaves a posting for a row that does not exist,
+// which searches skip when they read rows.
+func (d dialect) IndexEpisode(_ context.Context, _ sqlstore.Querier, seq int64, text string) error {
+	d.index.Add(uint32(seq), text)
+	return nil
 }
 
-func (dialect) AppendIndex(ctx context.Context, q sqlstore.Querier, seq int64, text string) error {
-	_, err := q.Exec(ctx, `UPDATE episode_fts SET body = body || ' ' || ? WHERE rowid = ?`, text, seq)
-	return err
+func (d dialect) AppendIndex(_ context.Context, _ sqlstore.Querier, seq int64, text string) error {
+	d.index.Add(uint32(seq), text)
+	return nil
 }
 
-func (dialect) UnindexEpisode(ctx context.Context, q sqlstore.Querier, seq int64) error {
-	_, err := q.Exec(ctx, `DELETE FROM episode_fts WHERE rowid = ?`, seq)
-	return err
+func (d dialect) UnindexEpisode(_ context.Context, _ sqlstore.Querier, seq int64) error {
+	d.index.Remove(uint32(seq))
+	return nil
 }
 
-// SearchSQL ranks with FTS5's bm25(), which is lower-is-better, hence the
-// negation. Terms hold only letters and digits, so quoting each one is
-// enough to keep FTS5 query syntax out.
-//
-// Without filters, the ranking runs on the index alone and only the top
-// rows are joined to episodes; with filters, every match is joined first
-// so the limit applies after filtering.
-func (dialect) SearchSQL(q store.Query) (string, []any) {
-	quoted := make([]string, len(q.Terms))
-	for i, t := range q.Terms {
-		quoted[i] = `"` + t + `"`
+func (d dialect) SearchIndex(terms []string, limit int) []sqlstore.Hit {
+	hits := d.index.Search(strings.Join(terms, " "), limit)
+	out := make([]sqlstore.Hit, len(hits))
+	for i, h := range hits {
+		out[i] = sqlstore.Hit{Seq: int64(h.Doc), Score: h.Score}
 	}
-	match := strings.Join(quoted, " OR ")
-	where, args := sqlstore.Filters(q)
-	if where == "" {
-		return `SELECT ` + sqlstore.SummaryColumns + `, f.lex FROM (
-			SELECT rowid, -bm25(episode_fts) AS lex FROM episode_fts
-			WHERE episode_fts MATCH ? ORDER BY rank LIMIT ?) f
-			JOIN episodes e ON e.seq = f.rowid ORDER BY f.lex DESC`, []any{match, q.Limit}
-	}
-	args = append([]any{match}, args...)
-	args = append(args, q.Limit)
-	return `SELECT ` + sqlstore.SummaryColumns + `, -bm25(episode_fts) FROM episode_fts
-		JOIN episodes e ON e.seq = episode_fts.rowid
-		WHERE episode_fts MATCH ?` + where + ` ORDER BY bm25(episode_fts) LIMIT ?`, args
+	return out
 }
 
-// commonTermShare is the share of episodes above which a term is dropped
-// from a query that has rarer terms. Such a term adds little to BM25 (its
-// inverse document frequency is low) but makes FTS5 score most of the
-// index, which is what dominates query latency on large stores.
-const commonTermShare = 0.2
-
-// pruneMinEpisodes is the store size below which every term is kept:
-// smaller indexes are fast to score in full, and exact BM25 is preferable.
-const pruneMinEpisodes = 10_000
-
-// PruneTerms drops common terms as described by commonTermShare, keeping
-// at least the rarest term. Terms the index does not hold as-is (stemmed
-// differently) count as rare and are kept.
-func (dialect) PruneTerms(ctx context.Context, q sqlstore.Querier, terms []string) ([]string, error) {
-	var total sql.NullInt64
-	if err := q.QueryRow(ctx, `SELECT MAX(seq) FROM episodes`).Scan(&total); err != nil {
-		return nil, err
-	}
-	if !total.Valid || total.Int64 < pruneMinEpisodes {
-		return terms, nil
-	}
-	docs, err := termDocs(ctx, q, terms)
+// buildIndex loads every episode's searchable text into the index.
+func buildIndex(ctx context.Context, db *sql.DB, ix *bm25.Index) error {
+	rows, err := db.QueryContext(ctx, `SELECT seq, task_description, domain, task_type,
+		language, framework FROM episodes`)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("reading episodes: %w", err)
 	}
-	limit := int64(commonTermShare * float64(total.Int64))
-	var kept []string
-	rarest := terms[0]
-	for _, t := range terms {
-		if docs[t] <= limit {
-			kept = append(kept, t)
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var seq int64
+		var e memory.Episode
+		if err := rows.Scan(&seq, &e.TaskDescription, &e.Domain, &e.TaskType,
+			&e.Context.Language, &e.Context.Framework); err != nil {
+			return fmt.Errorf("reading episode: %w", err)
 		}
-		if docs[t] < docs[rarest] {
-			rarest = t
-		}
+		ix.Add(uint32(seq), memory.SearchText(&e))
 	}
-	if len(kept) == 0 {
-		kept = []string{rarest}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading episodes: %w", err)
 	}
-	return kept, nil
+	return indexSteps(ctx, db, ix)
 }
 
-func termDocs(ctx context.Context, q sqlstore.Querier, terms []string) (map[string]int64, error) {
-	docs := make(map[string]int64, len(terms))
-	for _, t := range terms {
-		var n int64
-		err := q.QueryRow(ctx, `SELECT doc FROM episode_fts_terms WHERE term = ?`, t).Scan(&n)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
-		}
-		docs[t] = n
+func indexSteps(ctx context.Context, db *sql.DB, ix *bm25.Index) error {
+	rows, err := db.QueryContext(ctx, `SELECT e.seq, s.tool, s.action, s.error
+		FROM steps s JOIN episodes e ON e.id = s.episode_id`)
+	if err != nil {
+		return fmt.Errorf("reading steps: %w", err)
 	}
-	return docs, nil
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var seq int64
+		var s memory.Step
+		if err := rows.Scan(&seq, &s.Tool, &s.Action, &s.Result.Error); err != nil {
+			return fmt.Errorf("reading step: %w", err)
+		}
+		ix.Add(uint32(seq), memory.StepSearchText(&s))
+	}
+	return rows.Err()
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/memorymcp/memory-mcp-operator/internal/memory"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/store"
 	"github.com/memorymcp/memory-mcp-operator/internal/store/sqlite"
@@ -28,17 +31,32 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, openTemp)
 }
 
-func TestReopenKeepsSchema(t *testing.T) {
+// TestReopenRebuildsIndex checks the schema version and that the
+// in-memory index finds episodes and steps stored before a restart.
+func TestReopenRebuildsIndex(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "memory.db")
-	for range 2 {
+	at := time.Now()
+	for i := range 2 {
 		s, err := sqlite.Open(ctx, path)
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
+		if i == 0 {
+			if err := s.CreateEpisode(ctx, storetest.NewEpisode("ep-r", "reopen me", at)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.AppendStep(ctx, "ep-r", storetest.NewStep("quokka", memory.StepSuccess, at)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Search(ctx, store.Query{Terms: []string{"quokka"}, Limit: 5})
+		if err != nil || len(got) != 1 || got[0].ID != "ep-r" {
+			t.Errorf("open %d: search for a step's tool = %v, %v", i, got, err)
+		}
 		v, err := s.SchemaVersion(ctx)
-		if err != nil || v != 2 {
-			t.Errorf("SchemaVersion = %d, %v; want 2", v, err)
+		if err != nil || v != 1 {
+			t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
 		}
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close: %v", err)

@@ -19,13 +19,24 @@ type Dialect interface {
 	AppendIndex(ctx context.Context, q Querier, seq int64, text string) error
 	// UnindexEpisode removes the index entry of episode seq.
 	UnindexEpisode(ctx context.Context, q Querier, seq int64) error
-	// SearchSQL returns a query selecting summaryColumns (qualified with
+}
+
+// SQLSearcher is a dialect whose full-text index lives in the database.
+type SQLSearcher interface {
+	// SearchSQL returns a query selecting SummaryColumns (qualified with
 	// the alias e) followed by a relevance score, higher is better.
 	SearchSQL(q store.Query) (string, []any)
 }
 
-// TermPruner is implemented by dialects that drop query terms too common
-// to be worth their cost.
-type TermPruner interface {
-	PruneTerms(ctx context.Context, q Querier, terms []string) ([]string, error)
+// IndexSearcher is a dialect whose full-text index lives in memory.
+type IndexSearcher interface {
+	// SearchIndex returns up to limit episode seqs with relevance scores,
+	// best first.
+	SearchIndex(terms []string, limit int) []Hit
+}
+
+// Hit is an episode found by an IndexSearcher.
+type Hit struct {
+	Seq   int64
+	Score float64
 }

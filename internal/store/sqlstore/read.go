@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/memory"
@@ -197,21 +199,54 @@ func (s *Store) SearchByTags(ctx context.Context, tags []string, matchAll bool,
 
 // Search implements store.Store.
 func (s *Store) Search(ctx context.Context, q store.Query) ([]memory.Candidate, error) {
-	if p, ok := s.dialect.(TermPruner); ok && len(q.Terms) > 1 {
-		terms, err := p.PruneTerms(ctx, s.db, q.Terms)
-		if err != nil {
-			return nil, fmt.Errorf("weighing query terms: %w", err)
-		}
-		q.Terms = terms
-	}
 	if len(q.Terms) > 0 {
-		query, args := s.dialect.SearchSQL(q)
-		return s.summaries(ctx, query, args...)
+		switch d := s.dialect.(type) {
+		case IndexSearcher:
+			return s.searchIndex(ctx, d, q)
+		case SQLSearcher:
+			query, args := d.SearchSQL(q)
+			return s.summaries(ctx, query, args...)
+		}
 	}
 	where, args := Filters(q)
 	args = append(args, q.Limit)
 	return s.summaries(ctx, `SELECT `+SummaryColumns+`, 0 FROM episodes e WHERE 1 = 1`+where+
 		` ORDER BY e.created_at DESC LIMIT ?`, args...)
+}
+
+// filteredOverfetch is how many more index hits are fetched when filters
+// will drop some of them after the index ranked them.
+const filteredOverfetch = 4
+
+// searchIndex ranks with the in-memory index and reads the hits' rows.
+func (s *Store) searchIndex(ctx context.Context, d IndexSearcher, q store.Query) ([]memory.Candidate, error) {
+	where, args := Filters(q)
+	n := q.Limit
+	if where != "" {
+		n *= filteredOverfetch
+	}
+	hits := d.SearchIndex(q.Terms, n)
+	if len(hits) == 0 {
+		return []memory.Candidate{}, nil
+	}
+	score := make(map[int64]float64, len(hits))
+	seqs := make([]any, 0, len(hits))
+	for _, h := range hits {
+		score[h.Seq] = h.Score
+		seqs = append(seqs, h.Seq)
+	}
+	// The seq rides in the score column and is swapped for its score below.
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(seqs)), ", ")
+	cands, err := s.summaries(ctx, `SELECT `+SummaryColumns+`, e.seq FROM episodes e
+		WHERE e.seq IN (`+marks+`)`+where, append(seqs, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cands {
+		cands[i].Lexical = score[int64(cands[i].Lexical)]
+	}
+	slices.SortFunc(cands, func(a, b memory.Candidate) int { return cmp.Compare(b.Lexical, a.Lexical) })
+	return cands[:min(q.Limit, len(cands))], nil
 }
 
 // Filters renders the non-text conditions of q as " AND ..." clauses on

@@ -1,5 +1,5 @@
 -- Episodes, steps, tags and merged patterns. Timestamps are Unix
--- nanoseconds. seq is the rowid and the key of the full-text index.
+-- nanoseconds. seq is the rowid and the key of the in-memory BM25 index.
 CREATE TABLE episodes (
 	seq              INTEGER PRIMARY KEY,
 	id               TEXT NOT NULL UNIQUE,
@@ -66,6 +66,3 @@ CREATE TABLE pattern_evidence (
 	PRIMARY KEY (kind, domain, key, episode_id)
 );
 CREATE INDEX pattern_evidence_episode ON pattern_evidence (episode_id);
-
--- BM25 ranking comes from FTS5; porter stemming lets "tests" match "test".
-CREATE VIRTUAL TABLE episode_fts USING fts5 (body, tokenize = 'porter unicode61');
