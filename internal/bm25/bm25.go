@@ -14,6 +14,7 @@ package bm25
 
 import (
 	"cmp"
+	"container/heap"
 	"math"
 	"slices"
 	"sync"
@@ -34,15 +35,17 @@ type posting struct {
 type Index struct {
 	mu       sync.RWMutex
 	postings map[string][]posting
-	docLen   map[uint32]uint32
+	// docLen is indexed by document id; zero marks an absent or removed
+	// document. A flat slice keeps the per-posting lookup cheap.
+	docLen   []uint32
+	live     int
 	totalLen uint64
-	maxDoc   uint32
 	scratch  sync.Pool
 }
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{postings: map[string][]posting{}, docLen: map[uint32]uint32{}}
+	return &Index{postings: map[string][]posting{}}
 }
 
 // Hit is a scored document.
@@ -66,9 +69,14 @@ func (ix *Index) Add(doc uint32, text string) {
 	for term, tf := range counts {
 		ix.postings[term] = addPosting(ix.postings[term], doc, tf)
 	}
+	if int(doc) >= len(ix.docLen) {
+		ix.docLen = append(ix.docLen, make([]uint32, int(doc)+1-len(ix.docLen))...)
+	}
+	if ix.docLen[doc] == 0 {
+		ix.live++
+	}
 	ix.docLen[doc] += uint32(len(toks))
 	ix.totalLen += uint64(len(toks))
-	ix.maxDoc = max(ix.maxDoc, doc)
 }
 
 // addPosting inserts or increments doc's posting, keeping ps sorted.
@@ -88,15 +96,19 @@ func addPosting(ps []posting, doc, tf uint32) []posting {
 func (ix *Index) Remove(doc uint32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if int(doc) >= len(ix.docLen) || ix.docLen[doc] == 0 {
+		return
+	}
 	ix.totalLen -= uint64(ix.docLen[doc])
-	delete(ix.docLen, doc)
+	ix.docLen[doc] = 0
+	ix.live--
 }
 
 // Len returns the number of live documents.
 func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.docLen)
+	return ix.live
 }
 
 // Search returns the limit best documents for the query's terms, best
@@ -105,7 +117,7 @@ func (ix *Index) Search(query string, limit int) []Hit {
 	terms := slices.Compact(slices.Sorted(slices.Values(Tokens(query))))
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	n := len(ix.docLen)
+	n := ix.live
 	if n == 0 || limit <= 0 {
 		return nil
 	}
@@ -117,8 +129,8 @@ func (ix *Index) Search(query string, limit int) []Hit {
 		ps := ix.postings[t]
 		idf := math.Log(1 + (float64(n)-float64(len(ps))+0.5)/(float64(len(ps))+0.5))
 		for _, p := range ps {
-			dl, live := ix.docLen[p.doc]
-			if !live {
+			dl := ix.docLen[p.doc]
+			if dl == 0 {
 				continue
 			}
 			if (*scores)[p.doc] == 0 {
@@ -134,26 +146,57 @@ func (ix *Index) Search(query string, limit int) []Hit {
 // scores returns a zeroed accumulator covering every document id.
 func (ix *Index) scores() *[]float64 {
 	s, _ := ix.scratch.Get().(*[]float64)
-	if s == nil || len(*s) <= int(ix.maxDoc) {
-		buf := make([]float64, ix.maxDoc+1+ix.maxDoc/4)
+	if s == nil || len(*s) < len(ix.docLen) {
+		buf := make([]float64, len(ix.docLen)+len(ix.docLen)/4)
 		return &buf
 	}
 	return s
 }
 
-// topHits collects the best touched documents and zeroes their slots so
-// the accumulator can be reused.
+// topHits selects the best touched documents with a bounded min-heap,
+// O(n log limit) rather than sorting every match, and zeroes the touched
+// slots so the accumulator can be reused.
 func topHits(scores []float64, touched []uint32, limit int) []Hit {
-	hits := make([]Hit, 0, len(touched))
+	h := make(hitHeap, 0, min(limit, len(touched)))
 	for _, d := range touched {
-		hits = append(hits, Hit{Doc: d, Score: scores[d]})
+		hit := Hit{Doc: d, Score: scores[d]}
 		scores[d] = 0
-	}
-	slices.SortFunc(hits, func(a, b Hit) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
+		switch {
+		case len(h) < limit:
+			heap.Push(&h, hit)
+		case better(hit, h[0]):
+			h[0] = hit
+			heap.Fix(&h, 0)
 		}
-		return cmp.Compare(b.Doc, a.Doc)
+	}
+	slices.SortFunc(h, func(a, b Hit) int {
+		if better(a, b) {
+			return -1
+		}
+		return 1
 	})
-	return hits[:min(limit, len(hits))]
+	return h
+}
+
+// better orders hits by score, then by newer document, so results are
+// stable between runs.
+func better(a, b Hit) bool {
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	return a.Doc > b.Doc
+}
+
+// hitHeap is a min-heap: its root is the worst hit kept so far.
+type hitHeap []Hit
+
+func (h hitHeap) Len() int           { return len(h) }
+func (h hitHeap) Less(i, j int) bool { return better(h[j], h[i]) }
+func (h hitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *hitHeap) Push(x any)        { *h = append(*h, x.(Hit)) }
+func (h *hitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
