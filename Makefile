@@ -20,6 +20,11 @@ HELM_VERSION ?= v4.3.2
 
 IMG ?= ghcr.io/memorymcp/memory-mcp-operator:v0.1.0
 SERVER_IMG ?= ghcr.io/memorymcp/mcp-server:v0.1.0
+VERSION ?= v0.1.0
+
+CHART_DIR := charts/memory-mcp-operator
+# The reference generator, run from the Go module proxy at a pinned version.
+CRD_REF_DOCS_VERSION ?= v0.3.0
 
 # Test database of the machine's PostgreSQL; the Postgres store's tests skip,
 # loudly, when it is unset.
@@ -43,14 +48,31 @@ help: ## Show the targets.
 manifests: controller-gen ## Generate the CRD and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory helm-crds helm-dashboards argocd-health
+
+# Helm reads only files inside the chart, so the chart carries copies of the
+# CRDs and the dashboard; verify-generated and test/install keep them equal.
+.PHONY: helm-crds
+helm-crds: ## Copy config/crd/bases into the chart's crds/.
+	rm -f $(CHART_DIR)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+
+.PHONY: argocd-health
+argocd-health: ## Embed docs/argocd/health.lua in the argocd-cm patch.
+	hack/gen-argocd-cm.sh
+
+.PHONY: helm-dashboards
+helm-dashboards: ## Copy config/grafana dashboards into the chart.
+	rm -f $(CHART_DIR)/dashboards/*.json
+	cp config/grafana/*.json $(CHART_DIR)/dashboards/
 
 .PHONY: generate
 generate: controller-gen ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail when generated files differ from the committed ones.
-	@hack/verify-clean.sh api config charts
+verify-generated: manifests generate docs ## Fail when generated files differ from the committed ones.
+	@hack/verify-clean.sh api config charts docs
 
 .PHONY: fmt
 fmt: ## Run gofmt.
@@ -91,6 +113,12 @@ fuzz: ## Run each fuzz target for FUZZ_TIME.
 test-e2e: test-deps build ## Run the end-to-end tests against a local control plane.
 	go test -p 1 -timeout 20m -tags e2e ./test/e2e/...
 
+##@ Documentation
+
+.PHONY: docs
+docs: ## Generate docs/reference.md from the API types.
+	hack/gen-reference.sh
+
 ##@ Build
 
 .PHONY: build
@@ -99,14 +127,12 @@ build: ## Build the manager, the server and the CLI into ./bin.
 
 .PHONY: docker-build
 docker-build: ## Build the manager and server images (needs a Docker engine).
-	docker build --target manager -t $(IMG) .
-	docker build --target mcp-server -t $(SERVER_IMG) .
+	docker build --target manager --build-arg VERSION=$(VERSION) -t $(IMG) .
+	docker build --target mcp-server --build-arg VERSION=$(VERSION) -t $(SERVER_IMG) .
 
 .PHONY: build-installer
 build-installer: manifests kustomize ## Write dist/install.yaml: CRDs and the operator.
-	mkdir -p dist
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default > dist/install.yaml
+	KUSTOMIZE=$(KUSTOMIZE) hack/build-installer.sh $(IMG) $(SERVER_IMG) dist/install.yaml
 
 ##@ Local control plane
 
@@ -138,7 +164,7 @@ $(KUSTOMIZE): | $(LOCALBIN)
 .PHONY: helm
 helm: $(HELM)
 $(HELM): | $(LOCALBIN)
-	GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/$(word 1,$(subst ., ,$(HELM_VERSION)))/cmd/helm@$(HELM_VERSION)
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
