@@ -15,7 +15,8 @@ HELM ?= $(LOCALBIN)/helm
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
-KUSTOMIZE_VERSION ?= v5.8.3
+# kustomize v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with Go 1.26.
+KUSTOMIZE_VERSION ?= v5.8.2
 HELM_VERSION ?= v4.3.2
 
 IMG ?= ghcr.io/memorymcp/memory-mcp-operator:v0.1.0
