@@ -118,7 +118,7 @@ test-e2e: test-deps build ## Run the end-to-end tests against a local control pl
 
 .PHONY: docs
 docs: ## Generate docs/reference.md from the API types.
-	hack/gen-reference.sh
+	CRD_REF_DOCS_VERSION=$(CRD_REF_DOCS_VERSION) hack/gen-reference.sh
 
 ##@ Build
 
