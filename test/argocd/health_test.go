@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -150,5 +151,43 @@ func TestArgoCDConfigMapCarriesScript(t *testing.T) {
 	}
 	if cm.Data[healthKey] != string(script) {
 		t.Errorf("config/argocd/argocd-cm-patch.yaml does not carry docs/argocd/health.lua; run `make argocd-health`")
+	}
+}
+
+// The example Applications follow the documented guidance: server-side
+// apply, and the operator's wave ahead of the MemoryMCP objects'.
+func TestExampleApplications(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(envtestutil.RepoRoot(), "docs", "argocd", "application.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waves := map[string]string{}
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var app struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name        string            `json:"name"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+			Spec struct {
+				SyncPolicy struct {
+					SyncOptions []string `json:"syncOptions"`
+				} `json:"syncPolicy"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &app); err != nil {
+			t.Fatal(err)
+		}
+		if app.Kind != "Application" {
+			t.Errorf("unexpected kind %q", app.Kind)
+			continue
+		}
+		if !slices.Contains(app.Spec.SyncPolicy.SyncOptions, "ServerSideApply=true") {
+			t.Errorf("Application %s does not sync with ServerSideApply=true", app.Metadata.Name)
+		}
+		waves[app.Metadata.Name] = app.Metadata.Annotations["argocd.argoproj.io/sync-wave"]
+	}
+	if waves["memory-mcp-operator"] != "0" || waves["agent-memory"] != "1" {
+		t.Errorf("sync waves = %v, want the operator at 0 and MemoryMCPs at 1", waves)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/testtools"
 )
@@ -253,4 +254,40 @@ func TestValuesSchemaRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every value is documented in the chart's README.
+func TestChartReadmeListsEveryValue(t *testing.T) {
+	data, err := os.ReadFile(repoPath(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(repoPath(chartDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range valueKeys("", values) {
+		if !strings.Contains(string(readme), "`"+key+"`") {
+			t.Errorf("README.md does not describe %s", key)
+		}
+	}
+}
+
+// valueKeys lists dotted keys down to leaves, stopping at maps meant to be
+// filled by users (empty by default) and at resources, documented whole.
+func valueKeys(prefix string, m map[string]any) []string {
+	var keys []string
+	for k, v := range m {
+		key := prefix + k
+		if sub, ok := v.(map[string]any); ok && len(sub) > 0 && key != "resources" {
+			keys = append(keys, valueKeys(key+".", sub)...)
+			continue
+		}
+		keys = append(keys, key)
+	}
+	return keys
 }
