@@ -92,7 +92,7 @@ update-golden: ## Rewrite the golden files of rendered objects.
 	go test ./controllers/... -run Golden -update
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need: control plane, Debian and npm packages.
+test-deps: helm kustomize ## Install what the tests need: tools, control plane, Debian and npm packages.
 	hack/install-test-deps.sh
 	hack/envtest-assets.sh >/dev/null
 
