@@ -16,7 +16,8 @@ manager_image=$1 server_image=$2 output=$3
 kustomize=$(realpath "${KUSTOMIZE:-bin/kustomize}")
 
 if [ ! -f config/rbac/role.yaml ]; then
-  echo "config/rbac/role.yaml is missing: it is generated from the controller's RBAC markers by 'make manifests'" >&2
+  echo "config/rbac/role.yaml is missing: 'make manifests' generates it" \
+    "from the controller's RBAC markers" >&2
   exit 1
 fi
 

@@ -139,7 +139,8 @@ func TestArgoCDConfigMapCarriesScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(envtestutil.RepoRoot(), "config", "argocd", "argocd-cm-patch.yaml"))
+	patch := filepath.Join(envtestutil.RepoRoot(), "config", "argocd", "argocd-cm-patch.yaml")
+	data, err := os.ReadFile(patch)
 	if err != nil {
 		t.Fatal(err)
 	}

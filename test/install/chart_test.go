@@ -169,17 +169,16 @@ func TestHelmTemplateValues(t *testing.T) {
 		if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--watch-namespaces") }) {
 			t.Errorf("args %v restrict namespaces by default", args)
 		}
-		for _, kind := range []string{"ServiceMonitor"} {
-			if find(objs, kind, "") != nil {
-				t.Errorf("%s rendered although disabled by default", kind)
-			}
+		if find(objs, "ServiceMonitor", "") != nil {
+			t.Error("ServiceMonitor rendered although disabled by default")
 		}
 		if find(objs, "ConfigMap", "-dashboard") != nil {
 			t.Error("dashboard ConfigMap rendered although disabled by default")
 		}
 	})
 	t.Run("watchNamespaces", func(t *testing.T) {
-		objs := renderChart(t, "mmcp-system", "--values", repoPath(chartDir, "ci", "watch-namespaces-values.yaml"))
+		file := repoPath(chartDir, "ci", "watch-namespaces-values.yaml")
+		objs := renderChart(t, "mmcp-system", "--values", file)
 		args, _, _ := unstructured.NestedStringSlice(containerOf(t, objs), "args")
 		if !slices.Contains(args, "--watch-namespaces=agents,agents-staging") {
 			t.Errorf("args %v lack --watch-namespaces=agents,agents-staging", args)

@@ -55,7 +55,8 @@ func startControlPlane() {
 		return
 	}
 	controlPlane.env = env
-	user, err := env.ControlPlane.AddUser(envtest.User{Name: "install-admin", Groups: []string{"system:masters"}}, nil)
+	admin := envtest.User{Name: "install-admin", Groups: []string{"system:masters"}}
+	user, err := env.ControlPlane.AddUser(admin, nil)
 	if err != nil {
 		controlPlane.err = fmt.Errorf("adding the admin user: %w", err)
 		return

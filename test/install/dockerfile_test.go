@@ -68,7 +68,8 @@ func TestDockerfileCopySourcesExist(t *testing.T) {
 	for _, s := range parseDockerfile(t) {
 		for _, src := range s.copies {
 			if _, err := os.Stat(repoPath(src)); err != nil {
-				t.Errorf("stage %q copies %s, which does not exist in this tree (cmd/ and controllers/ come with the manager and server): %v", s.name, src, err)
+				t.Errorf("stage %q copies %s, which does not exist in this tree "+
+					"(cmd/ and controllers/ come with the manager and server): %v", s.name, src, err)
 			}
 			if ignoredByDockerignore(t, src) {
 				t.Errorf("stage %q copies %s, which .dockerignore leaves out of the context", s.name, src)
