@@ -27,7 +27,9 @@ func TestMain(m *testing.M) {
 		if err := controlPlane.env.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
 		}
-		os.RemoveAll(filepath.Dir(controlPlane.kubeconfig))
+		if err := os.RemoveAll(filepath.Dir(controlPlane.kubeconfig)); err != nil {
+			fmt.Fprintln(os.Stderr, "removing the kubeconfig:", err)
+		}
 	}
 	os.Exit(code)
 }

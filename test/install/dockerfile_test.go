@@ -2,6 +2,7 @@ package install
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,13 +25,12 @@ var goBuildPackage = regexp.MustCompile(`go build .*?(\./cmd/[A-Za-z0-9_./-]+)`)
 
 func parseDockerfile(t *testing.T) []stage {
 	t.Helper()
-	f, err := os.Open(repoPath("Dockerfile"))
+	data, err := os.ReadFile(repoPath("Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var stages []stage
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
