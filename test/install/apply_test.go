@@ -85,6 +85,16 @@ func dryRun(t *testing.T, objs []*unstructured.Unstructured) {
 	}
 }
 
+// monitoringCRDs returns the Prometheus Operator CRDs in test/crds/monitoring
+// when the tree has them, so the dry run checks the ServiceMonitor against
+// the real schema, and otherwise stand-ins that only serve the kinds.
+func monitoringCRDs() string {
+	if fi, err := os.Stat(repoPath("test", "crds", "monitoring")); err == nil && fi.IsDir() {
+		return repoPath("test", "crds", "monitoring")
+	}
+	return repoPath("test", "install", "testdata", "monitoring-crds.yaml")
+}
+
 func ensureNamespace(t *testing.T, name string) {
 	t.Helper()
 	ns := &unstructured.Unstructured{}
@@ -98,8 +108,8 @@ func ensureNamespace(t *testing.T, name string) {
 func TestChartServerSideDryRun(t *testing.T) {
 	testtools.Helm(t)
 	applyCRDs(t, repoPath(chartDir, "crds"))
-	// ServiceMonitor needs its kind served; see testdata/monitoring-crds.yaml.
-	applyCRDs(t, repoPath("test", "install", "testdata", "monitoring-crds.yaml"))
+	// ServiceMonitor needs its kind served.
+	applyCRDs(t, monitoringCRDs())
 
 	for i, file := range valueFiles(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
@@ -132,7 +142,7 @@ func TestSamplesServerSideDryRun(t *testing.T) {
 func TestHelmInstallAndUninstall(t *testing.T) {
 	helm := testtools.Helm(t)
 	kc := kubeconfig(t)
-	applyCRDs(t, repoPath("test", "install", "testdata", "monitoring-crds.yaml"))
+	applyCRDs(t, monitoringCRDs())
 	const ns, release = "helm-install", "mmcp"
 	values := repoPath(chartDir, "ci", "monitoring-values.yaml")
 
