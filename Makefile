@@ -15,11 +15,17 @@ HELM ?= $(LOCALBIN)/helm
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
-KUSTOMIZE_VERSION ?= v5.8.3
+# kustomize v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with Go 1.26.
+KUSTOMIZE_VERSION ?= v5.8.2
 HELM_VERSION ?= v4.3.2
 
 IMG ?= ghcr.io/memorymcp/memory-mcp-operator:v0.1.0
 SERVER_IMG ?= ghcr.io/memorymcp/mcp-server:v0.1.0
+VERSION ?= v0.1.0
+
+CHART_DIR := charts/memory-mcp-operator
+# The reference generator, run from the Go module proxy at a pinned version.
+CRD_REF_DOCS_VERSION ?= v0.3.0
 
 # Test database of the machine's PostgreSQL; the Postgres store's tests skip,
 # loudly, when it is unset.
@@ -43,14 +49,31 @@ help: ## Show the targets.
 manifests: controller-gen ## Generate the CRD and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory helm-crds helm-dashboards argocd-health
+
+# Helm reads only files inside the chart, so the chart carries copies of the
+# CRDs and the dashboard; verify-generated and test/install keep them equal.
+.PHONY: helm-crds
+helm-crds: ## Copy config/crd/bases into the chart's crds/.
+	rm -f $(CHART_DIR)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+
+.PHONY: argocd-health
+argocd-health: ## Embed docs/argocd/health.lua in the argocd-cm patch.
+	hack/gen-argocd-cm.sh
+
+.PHONY: helm-dashboards
+helm-dashboards: ## Copy config/grafana dashboards into the chart.
+	rm -f $(CHART_DIR)/dashboards/*.json
+	cp config/grafana/*.json $(CHART_DIR)/dashboards/
 
 .PHONY: generate
 generate: controller-gen ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: verify-generated
-verify-generated: manifests generate ## Fail when generated files differ from the committed ones.
-	@hack/verify-clean.sh api config charts
+verify-generated: manifests generate docs ## Fail when generated files differ from the committed ones.
+	@hack/verify-clean.sh api config charts docs
 
 .PHONY: fmt
 fmt: ## Run gofmt.
@@ -69,7 +92,7 @@ update-golden: ## Rewrite the golden files of rendered objects.
 	go test ./controllers/... -run Golden -update
 
 .PHONY: test-deps
-test-deps: ## Install what the tests need: control plane, Debian and npm packages.
+test-deps: helm kustomize ## Install what the tests need: tools, control plane, Debian and npm packages.
 	hack/install-test-deps.sh
 	hack/envtest-assets.sh >/dev/null
 
@@ -95,6 +118,12 @@ test-e2e: test-deps build ## Run the end-to-end tests against a local control pl
 scale-operator: envtest-assets ## Reconcile 500 MemoryMCP objects and report time and memory.
 	MEMORYMCP_SCALE=500 go test -p 1 ./controllers -run ScaleDriver -count=1 -v
 
+##@ Documentation
+
+.PHONY: docs
+docs: ## Generate docs/reference.md from the API types.
+	CRD_REF_DOCS_VERSION=$(CRD_REF_DOCS_VERSION) hack/gen-reference.sh
+
 ##@ Build
 
 .PHONY: build
@@ -103,14 +132,12 @@ build: ## Build the manager, the server and the CLI into ./bin.
 
 .PHONY: docker-build
 docker-build: ## Build the manager and server images (needs a Docker engine).
-	docker build --target manager -t $(IMG) .
-	docker build --target mcp-server -t $(SERVER_IMG) .
+	docker build --target manager --build-arg VERSION=$(VERSION) -t $(IMG) .
+	docker build --target mcp-server --build-arg VERSION=$(VERSION) -t $(SERVER_IMG) .
 
 .PHONY: build-installer
 build-installer: manifests kustomize ## Write dist/install.yaml: CRDs and the operator.
-	mkdir -p dist
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default > dist/install.yaml
+	KUSTOMIZE=$(KUSTOMIZE) hack/build-installer.sh $(IMG) $(SERVER_IMG) dist/install.yaml
 
 ##@ Local control plane
 
@@ -142,7 +169,7 @@ $(KUSTOMIZE): | $(LOCALBIN)
 .PHONY: helm
 helm: $(HELM)
 $(HELM): | $(LOCALBIN)
-	GOBIN=$(LOCALBIN) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/$(word 1,$(subst ., ,$(HELM_VERSION)))/cmd/helm@$(HELM_VERSION)
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

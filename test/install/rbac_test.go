@@ -1,0 +1,109 @@
+package install
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/memorymcp/memory-mcp-operator/internal/testtools"
+)
+
+// permission is one verb on one resource: rules compared this way are equal
+// however controller-gen and the chart group them.
+type permission struct {
+	group, resource, resourceName, nonResourceURL, verb string
+}
+
+func (p permission) String() string {
+	if p.nonResourceURL != "" {
+		return p.verb + " " + p.nonResourceURL
+	}
+	s := p.verb + " " + p.resource
+	if p.group != "" {
+		s += "." + p.group
+	}
+	if p.resourceName != "" {
+		s += "/" + p.resourceName
+	}
+	return s
+}
+
+func permissions(rules []rbacv1.PolicyRule) map[permission]bool {
+	set := map[permission]bool{}
+	orAll := func(xs []string) []string {
+		if len(xs) == 0 {
+			return []string{""}
+		}
+		return xs
+	}
+	for _, r := range rules {
+		for _, verb := range r.Verbs {
+			for _, url := range r.NonResourceURLs {
+				set[permission{nonResourceURL: url, verb: verb}] = true
+			}
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					for _, name := range orAll(r.ResourceNames) {
+						set[permission{group: g, resource: res, resourceName: name, verb: verb}] = true
+					}
+				}
+			}
+		}
+	}
+	return set
+}
+
+// The chart's ClusterRole is written by hand; the kustomize bundle uses the
+// one controller-gen derives from the controller's markers. They must grant
+// the same, or one install path would break where the other works.
+func TestChartClusterRoleMatchesGeneratedRole(t *testing.T) {
+	rolePath := requireRoleYAML(t)
+	testtools.Helm(t)
+
+	data, err := os.ReadFile(rolePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generated rbacv1.ClusterRole
+	if err := yaml.Unmarshal(data, &generated); err != nil {
+		t.Fatalf("decoding %s: %v", rolePath, err)
+	}
+
+	objs := renderChart(t, "mmcp-system")
+	rendered := find(objs, "ClusterRole", "-manager")
+	if rendered == nil {
+		t.Fatal("the chart renders no ClusterRole named *-manager")
+	}
+	var chartRole rbacv1.ClusterRole
+	if err := yaml.Unmarshal(mustJSON(t, rendered.Object), &chartRole); err != nil {
+		t.Fatal(err)
+	}
+
+	want, got := permissions(generated.Rules), permissions(chartRole.Rules)
+	if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
+		t.Errorf("chart ClusterRole differs from config/rbac/role.yaml (-generated +chart):\n%s", diff)
+	}
+}
+
+func sorted(set map[permission]bool) []string {
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p.String())
+	}
+	slices.SortFunc(out, strings.Compare)
+	return out
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
