@@ -82,7 +82,8 @@ func run(stateDir string) error {
 		return err
 	}
 	fmt.Println("waiting for the operator to reconcile the samples ...")
-	if err := waitFor(ctx, kubeconfig, "deployment/"+sampleName, "secret/"+sampleName+"-client-"+sampleClient); err != nil {
+	clientSecret := "secret/" + sampleName + "-client-" + sampleClient
+	if err := waitFor(ctx, kubeconfig, "deployment/"+sampleName, clientSecret); err != nil {
 		return err
 	}
 	printUsage(kubeconfig)

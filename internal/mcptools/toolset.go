@@ -242,11 +242,11 @@ func userError(err error) error {
 	case errors.Is(err, errRefused):
 		return err
 	case errors.As(err, &ve):
-		return fmt.Errorf("%s; fix the arguments and call again", err)
+		return fmt.Errorf("%w; fix the arguments and call again", err)
 	case errors.Is(err, memory.ErrNotFound):
-		return fmt.Errorf("%s; check episode_id (query_memory and search_episodes_by_tags list ids)", err)
+		return fmt.Errorf("%w; check episode_id (query_memory and search_episodes_by_tags list ids)", err)
 	case errors.Is(err, memory.ErrAlreadyCompleted):
-		return fmt.Errorf("%s; start a new episode with create_episode to record more", err)
+		return fmt.Errorf("%w; start a new episode with create_episode to record more", err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errors.New("the call was cancelled or timed out before it finished; retry")
 	}
