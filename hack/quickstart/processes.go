@@ -48,7 +48,7 @@ func (p *processes) start(ctx context.Context, name, path string, args ...string
 		err := cmd.Wait()
 		close(c.done)
 		if ctx.Err() == nil {
-			p.exited <- fmt.Errorf("%s exited: %v (see %s)", name, err, logPath)
+			p.exited <- fmt.Errorf("%s exited: %w (see %s)", name, err, logPath)
 		}
 		if cerr := logFile.Close(); cerr != nil {
 			fmt.Fprintln(os.Stderr, "quickstart: closing", logPath+":", cerr)

@@ -82,7 +82,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*sqlstore.
 
 func errJoinClose(err error, db *sql.DB) error {
 	if cerr := db.Close(); cerr != nil {
-		return fmt.Errorf("%w (closing: %v)", err, cerr)
+		return errors.Join(err, fmt.Errorf("closing: %w", cerr))
 	}
 	return err
 }
