@@ -32,7 +32,7 @@ CRD_REF_DOCS_VERSION ?= v0.3.0
 MEMORY_MCP_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export MEMORY_MCP_TEST_POSTGRES_URL
 
-GO_TEST_FLAGS ?= -p 1 -timeout 15m
+GO_TEST_FLAGS ?= -p 1 -count=1 -timeout 15m
 
 .PHONY: all
 all: build
@@ -49,7 +49,7 @@ help: ## Show the targets.
 manifests: controller-gen ## Generate the CRD and RBAC from the API types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	$(MAKE) --no-print-directory helm-crds helm-dashboards argocd-health
+	$(MAKE) --no-print-directory helm-crds helm-rbac helm-dashboards argocd-health
 
 # Helm reads only files inside the chart, so the chart carries copies of the
 # CRDs and the dashboard; verify-generated and test/install keep them equal.
@@ -57,6 +57,12 @@ manifests: controller-gen ## Generate the CRD and RBAC from the API types and ma
 helm-crds: ## Copy config/crd/bases into the chart's crds/.
 	rm -f $(CHART_DIR)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
+
+.PHONY: helm-rbac
+helm-rbac: ## Copy the generated manager rules into the chart's files/.
+	mkdir -p $(CHART_DIR)/files
+	{ echo "# Generated from config/rbac/role.yaml by 'make helm-rbac'; do not edit."; \
+	  sed -n '/^rules:/,$$p' config/rbac/role.yaml | tail -n +2; } > $(CHART_DIR)/files/manager-role-rules.yaml
 
 .PHONY: argocd-health
 argocd-health: ## Embed docs/argocd/health.lua in the argocd-cm patch.

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"maps"
+	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,57 +68,86 @@ func buildPrometheusRule(m *mcpv1alpha1.MemoryMCP) *monitoringv1.PrometheusRule 
 }
 
 // SecurityAlertRuleGroup renders the security alerts of m, selecting its
-// series by namespace and service. It is exported so rule tests can render
-// the group and check it with promtool.
+// series by namespace and service. Each alert keeps the namespace and
+// service labels, so a responder sees which server fired it, and links its
+// section of the security operations runbook.
 func SecurityAlertRuleGroup(m *mcpv1alpha1.MemoryMCP) monitoringv1.RuleGroup {
 	t := thresholds(m.Spec.Monitoring.PrometheusRule.Thresholds)
-	sel := fmt.Sprintf(`namespace=%q,service=%q`, m.Namespace, m.Name)
-	rate := func(metric, window string) string {
-		return fmt.Sprintf("sum(increase(%s{%s}[%s]))", metric, sel, window)
+	sel := fmt.Sprintf(`{namespace=%q,service=%q}`, m.Namespace, m.Name)
+	by := func(agg, inner string) string {
+		return fmt.Sprintf("%s by (namespace, service) (\n  %s\n)", agg, inner)
 	}
-	return monitoringv1.RuleGroup{
-		Name: "memory-mcp-security." + m.Namespace + "." + m.Name,
-		Rules: []monitoringv1.Rule{
-			alert(m, AlertHighFailedAuthRate, "warning", "5m",
-				fmt.Sprintf("sum(rate(audit_authentication_failures_total{%s}[5m])) * 60 > %d",
-					sel, t.FailedAuthPerMinute),
-				fmt.Sprintf("More than %d failed authentications per minute.", t.FailedAuthPerMinute)),
-			alert(m, AlertRateLimitViolationSpike, "warning", "5m",
-				fmt.Sprintf("sum(rate(audit_rate_limit_violations_total{%s}[5m])) * 60 > %d",
-					sel, t.RateLimitViolationsPerMinute),
-				fmt.Sprintf("More than %d rate limit violations per minute.", t.RateLimitViolationsPerMinute)),
-			alert(m, AlertSecurityViolation, "critical", "",
-				rate("audit_security_violations_total", "5m")+" > 0",
-				"A security violation was audited."),
-			alert(m, AlertUnusualBulkQueries, "warning", "",
-				fmt.Sprintf("%s > %d", rate("audit_bulk_operations_total", "1h"), t.BulkOperationsPerHour),
-				fmt.Sprintf("More than %d bulk operations in an hour.", t.BulkOperationsPerHour)),
-			alert(m, AlertSandboxViolations, "warning", "",
-				fmt.Sprintf("%s > %d", rate("sandbox_failures_total", "1h"), t.SandboxViolationsPerHour),
-				fmt.Sprintf("More than %d sandbox failures in an hour.", t.SandboxViolationsPerHour)),
-			alert(m, AlertAuditShippingFailing, "critical", "10m",
-				fmt.Sprintf("max(audit_shipping_lag_seconds{%s}) > %d or %s > 0",
-					sel, t.AuditShippingLagSeconds, rate("audit_shipping_failures_total", "10m")),
-				"Audit events are not reaching their sinks."),
-			alert(m, AlertIncidentModeActive, "info", "",
-				fmt.Sprintf("max(memory_mcp_incident_mode{%s}) == 1", sel),
-				"Incident mode is active."),
-		},
+	where := "{{ $labels.namespace }}/{{ $labels.service }}"
+	rules := []alertSpec{
+		{AlertHighFailedAuthRate, "warning", "2m",
+			by("sum", "rate(audit_authentication_failures_total"+sel+"[5m])") +
+				fmt.Sprintf(" * 60 > %d", t.FailedAuthPerMinute),
+			"Failed authentications on " + where,
+			fmt.Sprintf("{{ $value | humanize }} failed authentications per minute, above %d: "+
+				"a credential may be guessed or leaked.", t.FailedAuthPerMinute)},
+		{AlertRateLimitViolationSpike, "warning", "2m",
+			by("sum", "rate(audit_rate_limit_violations_total"+sel+"[5m])") +
+				fmt.Sprintf(" * 60 > %d", t.RateLimitViolationsPerMinute),
+			"Rate-limit violations spike on " + where,
+			fmt.Sprintf("{{ $value | humanize }} calls per minute refused by rate limits, above %d.",
+				t.RateLimitViolationsPerMinute)},
+		{AlertSecurityViolation, "critical", "",
+			by("sum", "increase(audit_security_violations_total"+sel+"[5m])") + " > 0",
+			"Security violation on " + where,
+			"{{ $value | humanize }} calls refused by a security policy in the last 5 minutes."},
+		{AlertUnusualBulkQueries, "warning", "5m",
+			by("sum", "increase(audit_bulk_operations_total"+sel+"[1h])") +
+				fmt.Sprintf(" > %d", t.BulkOperationsPerHour),
+			"Unusual bulk queries on " + where,
+			fmt.Sprintf("{{ $value | humanize }} bulk episode operations in the last hour, above %d: "+
+				"possible data exfiltration.", t.BulkOperationsPerHour)},
+		{AlertSandboxViolations, "warning", "",
+			by("sum", "increase(sandbox_failures_total"+sel+"[1h])") +
+				fmt.Sprintf(" > %d", t.SandboxViolationsPerHour),
+			"Sandbox violations on " + where,
+			fmt.Sprintf("{{ $value | humanize }} agent code runs failed in the sandbox in the last hour, above %d.",
+				t.SandboxViolationsPerHour)},
+		{AlertAuditShippingFailing, "critical", "5m",
+			fmt.Sprintf("max by (namespace, service, sink) (\n  audit_shipping_lag_seconds%s\n) > %d\nor\n",
+				sel, t.AuditShippingLagSeconds) +
+				"sum by (namespace, service, sink) (\n  rate(audit_shipping_failures_total" + sel + "[5m])\n) > 0",
+			"Audit shipping to {{ $labels.sink }} failing on " + where,
+			fmt.Sprintf("Audit events are not reaching sink {{ $labels.sink }}: lag above %ds or sends failing "+
+				"for 5 minutes. Events wait in the spool until it is full.", t.AuditShippingLagSeconds)},
+		{AlertIncidentModeActive, "info", "",
+			by("max", "memory_mcp_incident_mode"+sel) + " == 1",
+			"Incident mode active on " + where,
+			"The server enforces its emergency profile. Turn it off with spec.incidentMode: false " +
+				"once the incident is closed."},
 	}
+	group := monitoringv1.RuleGroup{Name: "memory-mcp-security." + m.Namespace + "." + m.Name}
+	for _, r := range rules {
+		group.Rules = append(group.Rules, r.rule())
+	}
+	return group
 }
 
-func alert(m *mcpv1alpha1.MemoryMCP, name, severity, forDuration, expr, summary string) monitoringv1.Rule {
+// RunbookURL is where each alert's runbook_url points, followed by an anchor
+// named after the alert.
+const RunbookURL = "https://github.com/memorymcp/memory-mcp-operator/blob/main/docs/runbook.md"
+
+type alertSpec struct {
+	name, severity, forDuration, expr, summary, description string
+}
+
+func (a alertSpec) rule() monitoringv1.Rule {
 	r := monitoringv1.Rule{
-		Alert:  name,
-		Expr:   intstr.FromString(expr),
-		Labels: map[string]string{"severity": severity, "memorymcp": m.Name},
+		Alert:  a.name,
+		Expr:   intstr.FromString(a.expr),
+		Labels: map[string]string{"severity": a.severity},
 		Annotations: map[string]string{
-			"summary":     summary,
-			"description": fmt.Sprintf("MemoryMCP %s/%s: %s", m.Namespace, m.Name, summary),
+			"summary":     a.summary,
+			"description": a.description,
+			"runbook_url": RunbookURL + "#" + strings.ToLower(a.name),
 		},
 	}
-	if forDuration != "" {
-		r.For = ptr.To(monitoringv1.Duration(forDuration))
+	if a.forDuration != "" {
+		r.For = ptr.To(monitoringv1.Duration(a.forDuration))
 	}
 	return r
 }

@@ -13,7 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	mcpv1alpha1 "github.com/memorymcp/memory-mcp-operator/api/v1alpha1"
+	"github.com/memorymcp/memory-mcp-operator/controllers"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/envtestutil"
 	"github.com/memorymcp/memory-mcp-operator/internal/testtools"
@@ -32,16 +36,14 @@ var contractAlerts = []string{
 
 const unitTestFile = "memorymcp_alerts_test.yaml"
 
-// ruleSource returns the rules under test, as a Prometheus rule file
-// (`groups:`) or a PrometheusRule object (`spec.groups`), for a MemoryMCP
-// named agent-memory in namespace default with the default thresholds.
-//
-// It reads the contract written down in testdata; pointing it at the
-// controller's PrometheusRule builder is the one change needed to test the
-// rules the operator really ships.
+// ruleSource renders the rules the operator ships, through the controller's
+// PrometheusRule builder, for a MemoryMCP named agent-memory in namespace
+// default with the default thresholds.
 func ruleSource(t *testing.T) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "expected-rules.yaml"))
+	m := &mcpv1alpha1.MemoryMCP{ObjectMeta: metav1.ObjectMeta{Name: "agent-memory", Namespace: "default"}}
+	group := controllers.SecurityAlertRuleGroup(m)
+	data, err := yaml.Marshal(map[string]any{"groups": []any{group}})
 	if err != nil {
 		t.Fatal(err)
 	}
