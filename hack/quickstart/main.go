@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/envtestutil"
+	"github.com/memorymcp/memory-mcp-operator/internal/localrun"
 )
 
 func main() {
@@ -86,7 +87,15 @@ func run(stateDir string) error {
 	if err := waitFor(ctx, kubeconfig, "deployment/"+sampleName, clientSecret); err != nil {
 		return err
 	}
-	printUsage(kubeconfig)
+	server, err := startServer(ctx, env, procs, stateDir)
+	if err != nil {
+		return err
+	}
+	token, err := localrun.ClientToken(ctx, env.Config, "default", sampleName, sampleClient)
+	if err != nil {
+		return err
+	}
+	printUsage(kubeconfig, server, token)
 
 	select {
 	case <-ctx.Done():
@@ -155,16 +164,52 @@ func waitFor(ctx context.Context, kubeconfig string, objects ...string) error {
 	}
 }
 
-func printUsage(kubeconfig string) {
-	fmt.Printf(`
-The local control plane is up and the operator reconciles MemoryMCP objects
-(its log is in manager.log beside the kubeconfig).
+// startServer runs the sample's server as the operator rendered it and
+// waits until it is ready.
+func startServer(ctx context.Context, env *envtest.Environment, procs *processes,
+	stateDir string) (*localrun.Server, error) {
+	dir, err := filepath.Abs(filepath.Join(stateDir, "server"))
+	if err != nil {
+		return nil, err
+	}
+	server, err := localrun.Prepare(ctx, env.Config, localrun.Options{
+		Namespace: "default", Name: sampleName, StateDir: dir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := procs.start(ctx, "server", "bin/mcp-server", server.Args...); err != nil {
+		return nil, err
+	}
+	fmt.Println("waiting for the memory server to be ready ...")
+	if err := localrun.WaitReady(ctx, server, time.Minute); err != nil {
+		return nil, fmt.Errorf("%w (see %s)", err, filepath.Join(stateDir, "server.log"))
+	}
+	return server, nil
+}
 
-  export KUBECONFIG=%s
+func printUsage(kubeconfig string, server *localrun.Server, token string) {
+	fmt.Printf(`
+The local control plane is up, the operator reconciles MemoryMCP objects and
+the %[4]s server runs as the operator rendered it, watching its runtime config
+through the API server (logs: manager.log and server.log beside the kubeconfig).
+
+  export KUBECONFIG=%[1]s
   kubectl get memorymcp
-  kubectl apply -f config/samples/
-  kubectl patch memorymcp agent-memory --type merge -p '{"spec":{"incidentMode":true}}'
+
+The MCP endpoint (streamable HTTP) and a token of client %[5]q:
+
+  export MEMORY_MCP_ENDPOINT=%[2]s
+  export MEMORY_MCP_TOKEN=%[3]s
+  bin/memory-cli tool call health_check
+
+Turn incident mode on and watch the server apply the emergency profile live,
+without a restart:
+
+  kubectl patch memorymcp %[4]s --type merge -p '{"spec":{"incidentMode":true}}'
+  curl -s %[6]s/metrics | grep -E '^memory_mcp_(incident_mode|config_generation)'
+  bin/memory-cli tool call execute_agent_code   # now refused: disabled in incident mode
 
 Stop with Ctrl-C or 'make quickstart-down'.
-`, kubeconfig)
+`, kubeconfig, server.Endpoint, token, sampleName, sampleClient, server.OpsURL)
 }
