@@ -12,12 +12,14 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 HELM ?= $(LOCALBIN)/helm
+KUBEBUILDER ?= $(LOCALBIN)/kubebuilder
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 # kustomize v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with Go 1.26.
 KUSTOMIZE_VERSION ?= v5.8.2
 HELM_VERSION ?= v4.3.2
+KUBEBUILDER_VERSION ?= v4.16.0
 
 IMG ?= ghcr.io/memorymcp/memory-mcp-operator:v0.1.0
 SERVER_IMG ?= ghcr.io/memorymcp/mcp-server:v0.1.0
@@ -118,7 +120,7 @@ fuzz: ## Run each fuzz target for FUZZ_TIME.
 
 .PHONY: test-e2e
 test-e2e: test-deps build ## Run the end-to-end tests against a local control plane.
-	go test -p 1 -timeout 20m -tags e2e ./test/e2e/...
+	go test -p 1 -count=1 -timeout 20m -v ./test/e2e/...
 
 .PHONY: scale-operator
 scale-operator: envtest-assets ## Reconcile 500 MemoryMCP objects and report time and memory.
@@ -176,6 +178,11 @@ $(KUSTOMIZE): | $(LOCALBIN)
 helm: $(HELM)
 $(HELM): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install helm.sh/helm/$(word 1,$(subst ., ,$(HELM_VERSION)))/cmd/helm@$(HELM_VERSION)
+
+.PHONY: kubebuilder
+kubebuilder: $(KUBEBUILDER)
+$(KUBEBUILDER): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kubebuilder/v4@$(KUBEBUILDER_VERSION)
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)

@@ -27,6 +27,10 @@ func Helm(t testing.TB) string { return fromMake(t, "helm") }
 // `make kustomize` if needed.
 func Kustomize(t testing.TB) string { return fromMake(t, "kustomize") }
 
+// Kubebuilder returns the path of ./bin/kubebuilder, building it with
+// `make kubebuilder` if needed.
+func Kubebuilder(t testing.TB) string { return fromMake(t, "kubebuilder") }
+
 // Promtool returns the path of promtool, installed by `make test-deps`.
 func Promtool(t testing.TB) string { return onPath(t, "promtool", "make test-deps") }
 
