@@ -1,11 +1,24 @@
 package security
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/memorymcp/memory-mcp-operator/internal/runtimeconfig"
 )
 
 // TestToolNameDecoderDifferential sends bodies that encoding/json and the
@@ -31,6 +44,173 @@ func TestToolNameDecoderDifferential(t *testing.T) {
 				`needs scope \"mcp:write\", which this credential does not hold"}}`
 			if got := strings.TrimSpace(w.Body.String()); w.Code != http.StatusOK || got != want {
 				t.Errorf("got %d %s, want 200 %s", w.Code, w.Body, want)
+			}
+			if diff := cmp.Diff([]toolSeen(nil), r.seen()); diff != "" {
+				t.Errorf("tool handlers ran (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// testIssuer is an OAuth issuer serving one RSA key as its JWKS.
+type testIssuer struct {
+	key     *rsa.PrivateKey
+	fetches atomic.Int32
+	url     string
+}
+
+func newTestIssuer(t *testing.T) *testIssuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := &testIssuer{key: key}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		is.fetches.Add(1)
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+			{Key: &key.PublicKey, KeyID: "k1", Algorithm: string(jose.RS256), Use: "sig"}}})
+	}))
+	t.Cleanup(srv.Close)
+	is.url = srv.URL
+	return is
+}
+
+// sign returns a compact JWT of claims signed with key under kid.
+func sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+	t.Helper()
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if kid != "" {
+		opts = opts.WithHeader("kid", kid)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jwt.Signed(s).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func b64(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TestAccessTokenAttacks presents forged and invalid access tokens through
+// the assembled HTTP middleware: each is refused with 401 and audited as an
+// authentication failure, and no tool runs.
+func TestAccessTokenAttacks(t *testing.T) {
+	is := newTestIssuer(t)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&is.key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+
+	cfg := rigConfig()
+	cfg.Auth.OIDC = &runtimeconfig.OIDC{Issuer: "https://issuer.example", Audience: "memory-mcp",
+		JWKSURL: is.url, ClientIDClaim: "client_id"}
+	claims := func(now time.Time, edit func(map[string]any)) map[string]any {
+		c := map[string]any{"iss": "https://issuer.example", "aud": "memory-mcp", "client_id": "oauth-reader",
+			"scope": "mcp:read", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		if edit != nil {
+			edit(c)
+		}
+		return c
+	}
+	set := func(k string, v any) func(map[string]any) { return func(c map[string]any) { c[k] = v } }
+
+	tests := []struct {
+		name    string
+		token   func(now time.Time) string
+		reason  string // empty: accepted
+		fetches int32
+	}{
+		{"valid token", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, nil))
+		}, "", 1},
+		{"expired within the leeway", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, set("exp", now.Add(-10*time.Second).Unix())))
+		}, "", 1},
+		{"alg none", func(now time.Time) string {
+			return b64(map[string]any{"alg": "none", "typ": "JWT", "kid": "k1"}) + "." + b64(claims(now, nil)) + "."
+		}, "access token is malformed or uses a refused algorithm", 0},
+		{"HS256 keyed with the issuer's public key", func(now time.Time) string {
+			return sign(t, jose.HS256, pubPEM, "k1", claims(now, nil))
+		}, "access token is malformed or uses a refused algorithm", 0},
+		{"expired", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, set("exp", now.Add(-time.Hour).Unix())))
+		}, "access token expired", 1},
+		{"no expiry", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, func(c map[string]any) { delete(c, "exp") }))
+		}, "access token has no expiry", 1},
+		{"not valid yet", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, set("nbf", now.Add(time.Hour).Unix())))
+		}, "access token is not valid yet", 1},
+		{"wrong audience", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, set("aud", "another-server")))
+		}, "access token audience is not this server", 1},
+		{"wrong issuer", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, set("iss", "https://evil.example")))
+		}, "access token issuer is not trusted", 1},
+		{"unknown key ID after a refresh", func(now time.Time) string {
+			return sign(t, jose.RS256, other, "k9", claims(now, nil))
+		}, "access token is signed with an unknown key", 1},
+		{"known key ID, another key", func(now time.Time) string {
+			return sign(t, jose.RS256, other, "k1", claims(now, nil))
+		}, "access token signature is invalid", 1},
+		{"tampered payload", func(now time.Time) string {
+			parts := strings.Split(sign(t, jose.RS256, is.key, "k1", claims(now, nil)), ".")
+			parts[1] = b64(claims(now, func(c map[string]any) {
+				c["client_id"], c["scope"] = "writer", "mcp:read mcp:write"
+			}))
+			return strings.Join(parts, ".")
+		}, "access token signature is invalid", 1},
+		{"no client ID claim", func(now time.Time) string {
+			return sign(t, jose.RS256, is.key, "k1", claims(now, func(c map[string]any) { delete(c, "client_id") }))
+		}, `access token has no "client_id" claim`, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := is.fetches.Load()
+			r := newRig(t, cfg, testCredentials())
+			w := r.post(tt.token(r.now), callBody(1, "query_memory", map[string]any{}), nil)
+			if got := is.fetches.Load() - before; got != tt.fetches {
+				t.Errorf("JWKS fetched %d times, want %d", got, tt.fetches)
+			}
+
+			if tt.reason == "" {
+				want := []toolSeen{{Tool: "query_memory", Client: "oauth-reader", Args: map[string]any{}}}
+				if diff := cmp.Diff(want, r.seen()); w.Code != http.StatusOK || diff != "" {
+					t.Errorf("status %d %s; tool calls (-want +got):\n%s", w.Code, w.Body, diff)
+				}
+				return
+			}
+			wantReason := "authentication failed: " + tt.reason
+			if w.Code != http.StatusUnauthorized || w.Body.String() != wantReason+"\n" ||
+				w.Header().Get("WWW-Authenticate") != `Bearer resource_metadata="https://mcp.example/.well-known/oauth-protected-resource"` {
+				t.Errorf("got %d %q WWW-Authenticate %q", w.Code, w.Body, w.Header().Get("WWW-Authenticate"))
+			}
+			wantLines := []map[string]any{{"timestamp": r.now.Format(time.RFC3339), "level": "warn",
+				"operation": "authentication", "client_id": "anonymous", "result": "failure",
+				"metadata": map[string]any{"reason": wantReason, "remote_addr": rigRemote,
+					"path": "/mcp", "method": "oauth"}}}
+			if diff := cmp.Diff(wantLines, r.auditLines(t)); diff != "" {
+				t.Errorf("audit lines (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(map[string]float64{"audit_authentication_failures_total": 1},
+				r.counters(t)); diff != "" {
+				t.Errorf("counters (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff([]toolSeen(nil), r.seen()); diff != "" {
 				t.Errorf("tool handlers ran (-want +got):\n%s", diff)
