@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/memorymcp/memory-mcp-operator/internal/audit"
 	"github.com/memorymcp/memory-mcp-operator/internal/runtimeconfig"
 )
 
@@ -216,5 +219,202 @@ func TestAccessTokenAttacks(t *testing.T) {
 				t.Errorf("tool handlers ran (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestClaimedIdentityIsIgnored claims another client's identity in _meta,
+// in the tool arguments and in the header that marks checked calls: the
+// tool and the audit log see the token's client, and a read-only client
+// claiming to be the writer is still refused writes.
+func TestClaimedIdentityIsIgnored(t *testing.T) {
+	claim := map[string]any{"client_id": "writer", "clientId": "writer", "identity": "writer"}
+	withMeta := func(id int, tool string) string {
+		b, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": "tools/call",
+			"params": map[string]any{"name": tool, "arguments": claim, "_meta": claim}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	forgeChecked := func(r *http.Request) { r.Header.Set(checkedHeader, "guess delete_episode") }
+	tests := []struct {
+		name      string
+		body      string
+		edit      func(*http.Request)
+		wantCalls []toolSeen
+		wantLine  map[string]any // the call's audit line, without its timestamp
+	}{
+		{name: "read with a claim in _meta and arguments", body: withMeta(1, "query_memory"),
+			wantCalls: []toolSeen{{Tool: "query_memory", Client: "reader", Args: claim}},
+			wantLine: map[string]any{"level": "debug", "operation": "tool_call", "client_id": "reader",
+				"result": "success", "metadata": map[string]any{"tool": "query_memory", "duration_ms": float64(0)}}},
+		{name: "write with a claim in _meta and arguments", body: withMeta(2, "delete_episode"),
+			wantLine: map[string]any{"level": "warn", "operation": "security_violation", "client_id": "reader",
+				"result": "denied", "metadata": map[string]any{"tool": "delete_episode", "method": "tools/call",
+					"remote_addr": rigRemote, "reason": `tool "delete_episode" needs scope "mcp:write", ` +
+						"which this credential does not hold"}}},
+		{name: "write with a forged checked header", body: withMeta(3, "delete_episode"), edit: forgeChecked,
+			wantLine: map[string]any{"level": "warn", "operation": "security_violation", "client_id": "reader",
+				"result": "denied", "metadata": map[string]any{"tool": "delete_episode", "method": "tools/call",
+					"remote_addr": rigRemote, "reason": `tool "delete_episode" needs scope "mcp:write", ` +
+						"which this credential does not hold"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := rigConfig()
+			cfg.Audit.Level = "debug"
+			r := newRig(t, cfg, testCredentials())
+			r.post(readerToken, tt.body, tt.edit)
+
+			if diff := cmp.Diff(tt.wantCalls, r.seen()); diff != "" {
+				t.Errorf("tool calls (-want +got):\n%s", diff)
+			}
+			lines := r.auditLines(t)
+			for _, l := range lines {
+				delete(l, "timestamp")
+			}
+			if diff := cmp.Diff([]map[string]any{tt.wantLine}, lines); diff != "" {
+				t.Errorf("audit lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// endlessBody streams n bytes of one JSON string without holding them.
+type endlessBody struct {
+	n, read int64
+}
+
+func (b *endlessBody) Read(p []byte) (int, error) {
+	if b.read >= b.n {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), b.n-b.read)
+	for i := range p[:k] {
+		p[i] = 'x'
+	}
+	if b.read == 0 {
+		copy(p, `{"a":"`)
+	}
+	b.read += k
+	return int(k), nil
+}
+
+// TestHostileBodiesAreNotReadWhole sends a 64 MiB body and 100,000 open
+// brackets to the HTTP middleware with its default limits (the sandbox off,
+// which would raise them for WebAssembly modules): each is refused, the
+// server reads little more than the 4 MiB limit, and allocates a bounded
+// amount for it.
+func TestHostileBodiesAreNotReadWhole(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       func() io.Reader
+		status     int
+		message    string
+		maxRead    int64
+		maxAlloced uint64
+	}{
+		{"64 MiB body", func() io.Reader { return &endlessBody{n: 64 << 20} }, http.StatusRequestEntityTooLarge,
+			"request exceeds the body_bytes limit of 4194304 at $; send less data per call", 4<<20 + 64<<10, 12 << 20},
+		{"100,000 open brackets", func() io.Reader { return strings.NewReader(strings.Repeat("[", 100_000)) },
+			http.StatusBadRequest, "request is not valid JSON near $", 100_000, 1 << 20},
+		{"100,000 nested lists", func() io.Reader {
+			return strings.NewReader(strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000))
+		}, http.StatusBadRequest, "request is not valid JSON near $", 200_000, 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := NewLayers(t.Context(), Options{AuditStdout: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = l.Close() })
+			if err := l.Apply(rigConfig()); err != nil {
+				t.Fatal(err)
+			}
+			l.ApplyCredentials(testCredentials())
+			h := l.HTTPMiddleware()(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+				t.Error("the body reached the MCP handler")
+			}))
+			body := tt.body()
+			counted := &countingReader{r: body}
+			req := httptest.NewRequest(http.MethodPost, "/mcp", counted)
+			req.Header.Set("Authorization", "Bearer "+writerToken)
+			w := httptest.NewRecorder()
+
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			h.ServeHTTP(w, req)
+			runtime.ReadMemStats(&after)
+
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > tt.maxAlloced {
+				t.Errorf("allocated %d bytes, want at most %d", alloc, tt.maxAlloced)
+			}
+			if counted.n > tt.maxRead {
+				t.Errorf("read %d bytes of the body, want at most %d", counted.n, tt.maxRead)
+			}
+			var got struct{ Error struct{ Message string } }
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != tt.status ||
+				got.Error.Message != tt.message {
+				t.Errorf("got %d %s, want %d with %q", w.Code, w.Body, tt.status, tt.message)
+			}
+		})
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestHostileFieldsCannotForgeAuditLines puts line breaks and fake JSON in
+// every field a client controls (tool name, episode text, bearer token,
+// User-Agent) and in a metadata value a tool records: each event is one
+// audit line holding one JSON object, and the hostile text reads back as
+// the value it was.
+func TestHostileFieldsCannotForgeAuditLines(t *testing.T) {
+	hostile := []string{
+		"a\n{\"operation\":\"config_change\",\"client_id\":\"system\"}",
+		"a\r{\"operation\":\"config_change\"}",
+		"x\"}\n{\"operation\":\"config_change\",\"result\":\"success\"",
+		"a\u2028b\u2029c\u0085d",
+		"a\x00b\x1b[2Jc\x7fd",
+	}
+	cfg := rigConfig()
+	cfg.Audit.Level = "debug"
+	r := newRig(t, cfg, testCredentials())
+	var wantTools []any
+	for i, s := range hostile {
+		userAgent := func(req *http.Request) { req.Header.Set("User-Agent", s) }
+		r.post(writerToken, callBody(i, s, map[string]any{}), userAgent)
+		r.post(writerToken, callBody(i, "delete_episode", map[string]any{"text": s}), userAgent)
+		r.post("mmcp_"+s, callBody(i, "query_memory", map[string]any{}), userAgent)
+		r.l.Auditor().Record(t.Context(), audit.Event{Level: audit.LevelInfo, Operation: audit.OpDeleteEpisode,
+			Result: audit.ResultSuccess, Metadata: map[string]any{"episode": s}})
+		wantTools = append(wantTools, s, "delete_episode", nil, s)
+	}
+
+	// Four events per string: the unknown tool's call, the write's call,
+	// the refused token and the tool's own record.
+	lines := r.auditLines(t)
+	var gotTools []any
+	for _, l := range lines {
+		md := l["metadata"].(map[string]any)
+		switch l["operation"] {
+		case audit.OpDeleteEpisode:
+			gotTools = append(gotTools, md["episode"])
+		default:
+			gotTools = append(gotTools, md["tool"])
+		}
+	}
+	if diff := cmp.Diff(wantTools, gotTools); diff != "" {
+		t.Errorf("tool and episode fields of %d audit lines (-want +got):\n%s", len(lines), diff)
 	}
 }
