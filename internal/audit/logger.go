@@ -168,8 +168,32 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 		l.log.Error("encoding audit event", "operation", e.Operation, "error", err)
 		return
 	}
-	l.write(st, buf.Bytes())
-	l.forward(buf.Bytes())
+	line := escapeControls(buf.Bytes())
+	l.write(st, line)
+	l.forward(line)
+}
+
+// escapeControls escapes DEL and the C1 controls, which encoding/json
+// writes raw: some line readers take U+0085 for a line end, so an agent's
+// text could otherwise split one record in two. Outside strings the
+// encoder writes only ASCII, so every such character is inside a string.
+func escapeControls(line []byte) []byte {
+	if bytes.IndexByte(line, 0x7f) < 0 && bytes.IndexByte(line, 0xc2) < 0 {
+		return line
+	}
+	out := make([]byte, 0, len(line)+16)
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == 0x7f:
+			out = append(out, `\u007f`...)
+		case c == 0xc2 && i+1 < len(line) && line[i+1] >= 0x80 && line[i+1] <= 0x9f:
+			out = fmt.Appendf(out, `\u%04x`, line[i+1])
+			i++
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (l *Logger) write(st *state, line []byte) {

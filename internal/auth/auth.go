@@ -111,6 +111,9 @@ func (a *Authenticator) Middleware() func(http.Handler) http.Handler {
 		// Operator-issued tokens carry no expiry; access tokens are checked
 		// for one by the JWT verifier.
 		AllowMissingExpiration: true,
+		// The SDK checks the expiry again; with the verifier's leeway it
+		// refuses nothing the verifier accepted, so every refusal is audited.
+		ClockSkew: leeway,
 	})
 	return func(next http.Handler) http.Handler {
 		withIdentity := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -29,7 +29,7 @@ const (
 
 // checkedHeader tells the MCP middleware that the HTTP middleware already
 // ran the per-call checks; its value is a per-process secret, so a client
-// cannot set it to skip them.
+// cannot set it to skip them, followed by the tool name the checks were for.
 const checkedHeader = "Memory-Mcp-Policy-Checked"
 
 // envelope is the part of a JSON-RPC request the HTTP layer needs.
@@ -114,9 +114,18 @@ func (l *Layers) serveAuthenticated(w http.ResponseWriter, r *http.Request, next
 		if !l.checkCall(w, r, c, env) {
 			return
 		}
-		r.Header.Set(checkedHeader, l.checked)
+		r.Header.Set(checkedHeader, l.checkedMark(env.Params.Name))
 	}
 	next.ServeHTTP(w, r)
+}
+
+// checkedMark is the checked header's value for a call to tool. Naming
+// the tool keeps a body the two JSON decoders read differently from passing
+// one tool's checks off as another's: encoding/json matches keys without
+// regard to case and the SDK does not, so {"name":"delete_episode",
+// "NAME":"query_memory"} is a read here and a write in the SDK.
+func (l *Layers) checkedMark(tool string) string {
+	return l.checked + " " + tool
 }
 
 func (l *Layers) checkCall(w http.ResponseWriter, r *http.Request, c *identity.Client, env envelope) bool {

@@ -26,7 +26,7 @@ import (
 func (l *Layers) MCPMiddleware() mcp.Middleware {
 	return func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-			c, viaHTTP := l.clientOf(req)
+			c, mark := l.clientOf(req)
 			if c != nil {
 				ctx = identity.WithClient(ctx, c)
 			}
@@ -34,7 +34,7 @@ func (l *Layers) MCPMiddleware() mcp.Middleware {
 			case "tools/list":
 				return l.listTools(ctx, next, method, req)
 			case "tools/call":
-				return l.callTool(ctx, next, req, c, viaHTTP)
+				return l.callTool(ctx, next, req, c, mark)
 			}
 			return next(ctx, method, req)
 		}
@@ -42,13 +42,14 @@ func (l *Layers) MCPMiddleware() mcp.Middleware {
 }
 
 // clientOf returns the client the authenticator put in the SDK's token
-// info, or the local client when the request did not come over HTTP.
-func (l *Layers) clientOf(req mcp.Request) (*identity.Client, bool) {
+// info and the checked header's value, or the local client when the
+// request did not come over HTTP.
+func (l *Layers) clientOf(req mcp.Request) (*identity.Client, string) {
 	extra := req.GetExtra()
 	if extra != nil && extra.Header != nil {
-		return auth.ClientFromTokenInfo(extra.TokenInfo), extra.Header.Get(checkedHeader) == l.checked
+		return auth.ClientFromTokenInfo(extra.TokenInfo), extra.Header.Get(checkedHeader)
 	}
-	return l.opts.LocalClient, false
+	return l.opts.LocalClient, ""
 }
 
 func (l *Layers) listTools(ctx context.Context, next mcp.MethodHandler, method string,
@@ -64,13 +65,14 @@ func (l *Layers) listTools(ctx context.Context, next mcp.MethodHandler, method s
 }
 
 func (l *Layers) callTool(ctx context.Context, next mcp.MethodHandler, req mcp.Request,
-	c *identity.Client, checked bool) (mcp.Result, error) {
+	c *identity.Client, mark string) (mcp.Result, error) {
 	params, _ := req.GetParams().(*mcp.CallToolParamsRaw)
 	if params == nil {
 		return next(ctx, "tools/call", req)
 	}
 	tool := params.Name
 	md := map[string]any{"tool": tool}
+	checked := mark == l.checkedMark(tool)
 	if err := l.checkMCPCall(ctx, c, tool, params.Arguments, checked); err != nil {
 		op := audit.OpSecurityViolation
 		var le *ratelimit.LimitedError
