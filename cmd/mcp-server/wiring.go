@@ -98,6 +98,11 @@ func (s *stack) serverOptions(e *engine.Engine, log *slog.Logger) server.Options
 	}
 }
 
+// noSourceWarning is logged when HTTP is served without any source.
+const noSourceWarning = "no runtime config or credentials source: running on the default " +
+	"config with no client credentials, so every HTTP call is refused as unauthenticated; " +
+	"set --config-file and --credentials-file, or --config-map and --credentials-secret"
+
 // follow reads the runtime config and credentials and keeps applying them.
 // Without any source the server runs on runtimeconfig.Default with no
 // credentials, which over HTTP refuses every call as unauthenticated.
@@ -108,9 +113,7 @@ func (s *stack) follow(ctx context.Context, cfg config, srv *server.Server, log 
 	}
 	if client == nil && cfg.configFile == "" && cfg.credentialsFile == "" {
 		if cfg.transport == "http" {
-			log.Warn("no runtime config or credentials source: running on the default config " +
-				"with no client credentials, so every HTTP call is refused as unauthenticated; " +
-				"set --config-file and --credentials-file, or --config-map and --credentials-secret")
+			log.Warn(noSourceWarning)
 		}
 		return s.apply(srv, runtimeconfig.Default())
 	}
