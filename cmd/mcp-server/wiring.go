@@ -88,6 +88,10 @@ func (s *stack) serverOptions(e *engine.Engine, log *slog.Logger) server.Options
 		Auditor:        toolAuditor{audit: s.layers.Auditor()},
 		Runner:         s.runner,
 		Gatherer:       s.reg,
+		// The HTTP middleware reads each body within the runtime config's
+		// limit, which grows with the sandbox's module size limit; a second,
+		// fixed bound behind it would refuse modules the config allows.
+		MaxRequestBodyBytes: -1,
 		ReadinessChecks: []server.Check{{Name: "config", Check: func(context.Context) error {
 			if !s.loaded.Load() {
 				return errors.New("runtime config not read yet")

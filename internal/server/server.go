@@ -48,6 +48,12 @@ type Options struct {
 	// with Go and process collectors is used.
 	Gatherer prometheus.Gatherer
 
+	// MaxRequestBodyBytes bounds /mcp request bodies after HTTPMiddleware;
+	// zero keeps the SDK default of 4 MiB and a negative value lifts the
+	// bound, for middleware that enforces its own limit, which may change
+	// while the server runs.
+	MaxRequestBodyBytes int64
+
 	// Routes are served on the MCP listener next to /mcp, outside
 	// HTTPMiddleware: public documents such as OAuth protected resource
 	// metadata, which clients read before they hold a token.
@@ -130,7 +136,8 @@ func (s *Server) SetDisabledTools(names []string) { s.tools.SetDisabled(names) }
 func (s *Server) MCPHandler() http.Handler {
 	var h http.Handler = mcp.NewStreamableHTTPHandler(
 		func(*http.Request) *mcp.Server { return s.mcp },
-		&mcp.StreamableHTTPOptions{Stateless: true, Logger: s.log})
+		&mcp.StreamableHTTPOptions{Stateless: true, Logger: s.log,
+			MaxRequestBodyBytes: s.opts.MaxRequestBodyBytes})
 	for i := len(s.opts.HTTPMiddleware) - 1; i >= 0; i-- {
 		h = s.opts.HTTPMiddleware[i](h)
 	}
