@@ -110,7 +110,7 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close() //nolint:errcheck // only its port was wanted
+	defer ln.Close()
 	return ln.Addr().String()
 }
 
@@ -137,7 +137,7 @@ func (p *proc) metrics(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("scraping /metrics: %v", err)
 	}
-	defer res.Body.Close() //nolint:errcheck // read to the end below
+	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // post sends one raw JSON-RPC request, for the status codes and headers
 // the SDK client does not surface.
-func (p *proc) post(t *testing.T, token, body string) (*http.Response, string) {
+func (p *proc) post(t *testing.T, token, body string) answer {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+p.mcpAddr+"/mcp",
 		strings.NewReader(body))
@@ -210,12 +210,19 @@ func (p *proc) post(t *testing.T, token, body string) (*http.Response, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close() //nolint:errcheck // read to the end below
-	answer, err := io.ReadAll(res.Body)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, string(answer)
+	return answer{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+// answer is an HTTP response read to the end.
+type answer struct {
+	status int
+	header http.Header
+	body   string
 }
 
 // callErr calls a tool and returns the protocol error, or the text of an
@@ -269,6 +276,9 @@ func auditEvents(t *testing.T, text string) []auditLine {
 	t.Helper()
 	var out []auditLine
 	for line := range strings.Lines(text) {
+		if !strings.HasSuffix(line, "\n") {
+			break // still being written
+		}
 		var raw map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(line), &raw); err != nil {
 			t.Fatalf("audit line is not JSON: %q", line)
@@ -285,6 +295,33 @@ func auditEvents(t *testing.T, text string) []auditLine {
 		out = append(out, e)
 	}
 	return out
+}
+
+// awaitAudit waits until read returns an event for each of wants, then
+// reports the ones still missing. Audit lines on stdout reach the test
+// through a pipe, a little after the call that caused them has returned.
+func (p *proc) awaitAudit(t *testing.T, read func() string, wants map[string]func(auditLine) bool) {
+	t.Helper()
+	missing := func() []string {
+		events := auditEvents(t, read())
+		var out []string
+		for what, match := range wants {
+			if _, ok := findEvent(events, match); !ok {
+				out = append(out, what)
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(awaitTimeout)
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for m := missing(); len(m) > 0; m = missing() {
+		if time.Now().After(deadline) {
+			t.Errorf("no audit event for %v", m)
+			return
+		}
+		<-tick.C
+	}
 }
 
 // findEvent returns the first event for which match holds.
