@@ -38,6 +38,17 @@ type config struct {
 	sqlitePath      string
 	postgresURLFile string
 	logLevel        string
+
+	// Where the runtime config and credentials come from; see sources.
+	namespace         string
+	configMap         string
+	configFile        string
+	credentialsSecret string
+	credentialsFile   string
+	kubeconfig        string
+	// auditDir re-bases the audit file and spool of the runtime config.
+	auditDir  string
+	publicURL string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -52,8 +63,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.postgresURLFile, "postgres-url-file", "",
 		"file holding the PostgreSQL URL; defaults to $"+postgresURLEnv)
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	addSourceFlags(fs, &c)
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if (c.configMap != "" || c.credentialsSecret != "") && c.namespace == "" {
+		return c, errors.New("--config-map and --credentials-secret need --namespace")
 	}
 	if c.transport != "http" && c.transport != "stdio" {
 		return c, fmt.Errorf("--transport must be http or stdio, got %q", c.transport)
@@ -62,6 +77,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("--storage must be sqlite or postgres, got %q", c.storage)
 	}
 	return c, nil
+}
+
+func addSourceFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.namespace, "namespace", "", "namespace of --config-map and --credentials-secret")
+	fs.StringVar(&c.configMap, "config-map", "", "ConfigMap holding the runtime config, watched through the API")
+	fs.StringVar(&c.configFile, "config-file", "",
+		"runtime config file; the fallback when the API is not reachable, or the only source")
+	fs.StringVar(&c.credentialsSecret, "credentials-secret", "",
+		"Secret holding the client token hashes, watched through the API")
+	fs.StringVar(&c.credentialsFile, "credentials-file", "",
+		"credentials file; the fallback when the API is not reachable, or the only source")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "",
+		"kubeconfig for the API; defaults to the in-cluster config inside a pod")
+	fs.StringVar(&c.auditDir, "audit-dir", "",
+		"put the audit file and spool of the runtime config under this folder (runs outside a pod)")
+	fs.StringVar(&c.publicURL, "public-url", "",
+		"public URL of the MCP endpoint, for OAuth metadata; defaults to http://<listen-addr>/mcp")
 }
 
 func main() {
@@ -96,8 +128,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			log.Error("closing store", "error", err)
 		}
 	}()
-	srv, err := server.New(server.Options{Engine: engine.New(st, log), Logger: log, Version: version})
+	auditOut := stdout
+	if cfg.transport == "stdio" {
+		auditOut = stderr // stdout carries only protocol messages
+	}
+	stk, err := newStack(ctx, cfg, log, auditOut)
 	if err != nil {
+		return err
+	}
+	defer stk.close(log)
+	srv, err := server.New(stk.serverOptions(engine.New(st, log), log))
+	if err != nil {
+		return err
+	}
+	if err := stk.follow(ctx, cfg, srv, log); err != nil {
 		return err
 	}
 	if cfg.transport == "stdio" {

@@ -15,6 +15,10 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"--transport", "grpc"}, true},
 		{[]string{"--storage", "mysql"}, true},
 		{[]string{"--storage", "postgres", "--postgres-url-file", "/run/url"}, false},
+		{[]string{"--config-map=x-runtime-config", "--namespace=memory"}, false},
+		{[]string{"--config-map=x-runtime-config"}, true},
+		{[]string{"--credentials-secret=x-credentials"}, true},
+		{[]string{"--config-file=/etc/c.json", "--credentials-file=/etc/k.json", "--audit-dir=/tmp/a"}, false},
 	}
 	for _, tt := range tests {
 		_, err := parseFlags(tt.args, io.Discard)

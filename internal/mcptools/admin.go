@@ -211,8 +211,12 @@ func (ts *Toolset) executeAgentCode(ctx context.Context, in ExecuteInput) (any, 
 		return nil, err
 	}
 	res, err := ts.deps.Runner.Run(ctx, module, input, timeout)
-	md := map[string]any{"module_bytes": len(module), "timeout_ms": timeout.Milliseconds(),
-		"exit_code": res.ExitCode, "duration_ms": res.Duration.Milliseconds()}
+	md := map[string]any{"module_bytes": len(module), "module_hash": res.ModuleHash,
+		"timeout_ms": timeout.Milliseconds(), "exit_code": res.ExitCode,
+		"duration_ms": res.Duration.Milliseconds()}
+	if res.LimitHit != "" {
+		md["limit_hit"] = res.LimitHit
+	}
 	if err != nil {
 		md["error"] = err.Error()
 		ts.audit(ctx, ExecuteAgentCode, ResultFailure, md)

@@ -44,11 +44,17 @@ type CodeResult struct {
 	Duration time.Duration
 	// Truncated reports that the runner cut Output or Stderr.
 	Truncated bool
+	// ModuleHash is the hex SHA-256 of the module, for the audit log.
+	ModuleHash string
+	// LimitHit names the sandbox limit the run hit ("timeout", "memory",
+	// …), or is empty.
+	LimitHit string
 }
 
 // CodeRunner runs a WebAssembly (WASI preview 1) module with input on its
 // stdin. Errors are limits hit or modules refused; a module that runs and
-// exits non-zero is a CodeResult, not an error.
+// exits non-zero is a CodeResult, not an error. The CodeResult is filled as
+// far as the run got even alongside an error, so the call can be audited.
 type CodeRunner interface {
 	Run(ctx context.Context, module, input []byte, timeout time.Duration) (CodeResult, error)
 }

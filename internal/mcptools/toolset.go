@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/embeddings"
 	"github.com/memorymcp/memory-mcp-operator/internal/engine"
@@ -33,7 +32,6 @@ type Deps struct {
 	// NewEmbedder builds the client configure_embeddings installs;
 	// defaults to embeddings.New with a default HTTP client.
 	NewEmbedder func(embeddings.Config) engine.Embedder
-	Registerer  prometheus.Registerer
 	Logger      *slog.Logger
 }
 
@@ -48,9 +46,6 @@ type Toolset struct {
 	mu       sync.Mutex
 	disabled map[string]bool
 	counts   map[string]*callCount
-
-	calls    *prometheus.CounterVec
-	duration *prometheus.HistogramVec
 }
 
 type callCount struct{ ok, failed int64 }
@@ -71,9 +66,6 @@ func Register(s *mcp.Server, d Deps) (*Toolset, error) {
 	}
 	ts := &Toolset{deps: d, server: s, adders: map[string]func(){}, started: time.Now(),
 		disabled: map[string]bool{}, counts: map[string]*callCount{}}
-	if err := ts.registerMetrics(d.Registerer); err != nil {
-		return nil, err
-	}
 	ts.addEpisodeTools()
 	ts.addPatternTools()
 	ts.addAdminTools()
@@ -84,27 +76,6 @@ func Register(s *mcp.Server, d Deps) (*Toolset, error) {
 		ts.adders[t.Name]()
 	}
 	return ts, nil
-}
-
-func (ts *Toolset) registerMetrics(reg prometheus.Registerer) error {
-	ts.calls = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "memory_mcp_tool_calls_total",
-		Help: "Tool calls by tool and result (success, error).",
-	}, []string{"tool", "result"})
-	ts.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "memory_mcp_tool_call_duration_seconds",
-		Help:    "Time spent in tool handlers.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30},
-	}, []string{"tool"})
-	if reg == nil {
-		return nil
-	}
-	for _, c := range []prometheus.Collector{ts.calls, ts.duration} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("registering tool metrics: %w", err)
-		}
-	}
-	return nil
 }
 
 // SetDisabled hides exactly the named tools and shows every other one.
@@ -181,9 +152,6 @@ func (ts *Toolset) observe(ctx context.Context, tool string, d time.Duration, er
 	if err != nil {
 		result = "error"
 	}
-	ts.calls.WithLabelValues(tool, result).Inc()
-	ts.duration.WithLabelValues(tool).Observe(d.Seconds())
-
 	ts.mu.Lock()
 	c := ts.counts[tool]
 	if c == nil {

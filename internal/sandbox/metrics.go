@@ -41,9 +41,11 @@ type Metrics struct {
 	CacheMisses prometheus.Counter
 }
 
-// NewMetrics returns unregistered collectors.
+// NewMetrics returns unregistered collectors. Every result and cause
+// starts at zero, so the series exist from the first scrape and an alert
+// on increase() sees the first failure rather than a series appearing.
 func NewMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		Runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sandbox_runs_total",
 			Help: "Sandbox runs by result (ok, nonzero_exit, failed).",
@@ -67,6 +69,15 @@ func NewMetrics() *Metrics {
 			Help: "Runs that had to compile their module.",
 		}),
 	}
+	for _, r := range []string{resultOK, resultNonzeroExit, resultFailed} {
+		m.Runs.WithLabelValues(r)
+	}
+	for _, c := range []string{string(LimitTimeout), string(LimitMemory), string(LimitOutput),
+		string(LimitModuleSize), string(LimitConcurrency), causeInvalidModule, causeForbiddenImport,
+		causeTrap, causeCanceled, causeClosed, causeInternal} {
+		m.Failures.WithLabelValues(c)
+	}
+	return m
 }
 
 // Register registers every collector with reg, reporting all failures.

@@ -21,6 +21,9 @@ const ShutdownTimeout = 30 * time.Second
 func (s *Server) ServeHTTP(ctx context.Context, mcpLn, opsLn net.Listener) error {
 	mcpMux := http.NewServeMux()
 	mcpMux.Handle("/mcp", s.MCPHandler())
+	for pattern, h := range s.opts.Routes {
+		mcpMux.Handle(pattern, h)
+	}
 	servers := []*http.Server{
 		{Handler: mcpMux, ReadHeaderTimeout: 10 * time.Second},
 		{Handler: s.OpsHandler(), ReadHeaderTimeout: 10 * time.Second},

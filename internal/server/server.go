@@ -43,10 +43,21 @@ type Options struct {
 	// Runner executes agent code; nil disables execute_agent_code.
 	Runner mcptools.CodeRunner
 
-	// Registerer and Gatherer back /metrics. When both are nil, a fresh
-	// registry with Go and process collectors is used.
-	Registerer prometheus.Registerer
-	Gatherer   prometheus.Gatherer
+	// Gatherer backs /metrics; the server registers nothing itself, the
+	// security layers own the per-tool metrics. When nil, a fresh registry
+	// with Go and process collectors is used.
+	Gatherer prometheus.Gatherer
+
+	// MaxRequestBodyBytes bounds /mcp request bodies after HTTPMiddleware;
+	// zero keeps the SDK default of 4 MiB and a negative value lifts the
+	// bound, for middleware that enforces its own limit, which may change
+	// while the server runs.
+	MaxRequestBodyBytes int64
+
+	// Routes are served on the MCP listener next to /mcp, outside
+	// HTTPMiddleware: public documents such as OAuth protected resource
+	// metadata, which clients read before they hold a token.
+	Routes map[string]http.Handler
 
 	// ReadinessChecks are added to the built-in "storage" check.
 	ReadinessChecks []Check
@@ -70,12 +81,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	reg, gath := opts.Registerer, opts.Gatherer
-	if reg == nil && gath == nil {
+	gath := opts.Gatherer
+	if gath == nil {
 		r := prometheus.NewRegistry()
 		r.MustRegister(collectors.NewGoCollector(),
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		reg, gath = r, r
+		gath = r
 	}
 	s := &Server{log: opts.Logger, opts: opts, readiness: NewReadiness(), gatherer: gath}
 	s.readiness.Add(Check{Name: "storage", Check: opts.Engine.Store().Ping})
@@ -87,7 +98,7 @@ func New(opts Options) (*Server, error) {
 		&mcp.ServerOptions{Logger: opts.Logger, Instructions: instructions})
 	tools, err := mcptools.Register(s.mcp, mcptools.Deps{
 		Engine: opts.Engine, Auditor: opts.Auditor, Runner: opts.Runner,
-		Health: s.readiness.Run, Registerer: reg, Logger: opts.Logger,
+		Health: s.readiness.Run, Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("registering tools: %w", err)
@@ -125,7 +136,8 @@ func (s *Server) SetDisabledTools(names []string) { s.tools.SetDisabled(names) }
 func (s *Server) MCPHandler() http.Handler {
 	var h http.Handler = mcp.NewStreamableHTTPHandler(
 		func(*http.Request) *mcp.Server { return s.mcp },
-		&mcp.StreamableHTTPOptions{Stateless: true, Logger: s.log})
+		&mcp.StreamableHTTPOptions{Stateless: true, Logger: s.log,
+			MaxRequestBodyBytes: s.opts.MaxRequestBodyBytes})
 	for i := len(s.opts.HTTPMiddleware) - 1; i >= 0; i-- {
 		h = s.opts.HTTPMiddleware[i](h)
 	}

@@ -28,9 +28,9 @@ var exportedMetrics = []string{
 	"sandbox_run_duration_seconds",
 	"sandbox_cache_hits_total",
 	"sandbox_cache_misses_total",
-	// internal/mcptools
+	// internal/security, which counts refused calls too
 	"memory_mcp_tool_calls_total",
-	"memory_mcp_tool_call_duration_seconds",
+	"memory_mcp_tool_duration_seconds",
 	// the runtime-config watcher: the generation enforced and whether the
 	// emergency profile is on.
 	"memory_mcp_config_generation",
@@ -38,7 +38,7 @@ var exportedMetrics = []string{
 }
 
 // histograms expose _bucket, _sum and _count series.
-var histograms = []string{"sandbox_run_duration_seconds", "memory_mcp_tool_call_duration_seconds"}
+var histograms = []string{"sandbox_run_duration_seconds", "memory_mcp_tool_duration_seconds"}
 
 // dashboardMetrics must each appear in some panel: they are the signals the
 // security dashboard exists to show.
@@ -49,7 +49,7 @@ var dashboardMetrics = []string{
 	"audit_bulk_operations_total",
 	"sandbox_failures_total",
 	"memory_mcp_tool_calls_total",
-	"memory_mcp_tool_call_duration_seconds_bucket",
+	"memory_mcp_tool_duration_seconds_bucket",
 	"audit_shipping_lag_seconds",
 	"memory_mcp_config_generation",
 	"memory_mcp_incident_mode",
@@ -159,10 +159,10 @@ func TestDashboardQueriesUseExportedMetrics(t *testing.T) {
 
 func TestMetricNames(t *testing.T) {
 	expr := `histogram_quantile(0.99, sum by (le, tool) (rate(` +
-		`memory_mcp_tool_call_duration_seconds_bucket{namespace=~"$namespace"}[5m]))) ` +
+		`memory_mcp_tool_duration_seconds_bucket{namespace=~"$namespace"}[5m]))) ` +
 		`or max(audit_shipping_lag_seconds) > 300`
 	got := metricNames(expr)
-	want := []string{"memory_mcp_tool_call_duration_seconds_bucket", "audit_shipping_lag_seconds"}
+	want := []string{"memory_mcp_tool_duration_seconds_bucket", "audit_shipping_lag_seconds"}
 	if !slices.Equal(got, want) {
 		t.Errorf("metricNames = %v, want %v", got, want)
 	}

@@ -46,6 +46,10 @@ type shipper struct {
 
 // run ships until ctx ends.
 func (s *shipper) run(ctx context.Context) {
+	// The sink's counters start at zero, so an alert on their increase
+	// fires on the first failure instead of waiting for a second.
+	s.metrics.failures.WithLabelValues(s.name)
+	s.metrics.shipped.WithLabelValues(s.name)
 	failures := 0
 	for {
 		recs, err := s.spool.Peek(s.batch)
