@@ -73,10 +73,12 @@ func TestIncidentModeAndRotationThroughTheRealBinaries(t *testing.T) {
 		t.Error("incident mode changed the pod template: pods would restart")
 	}
 
+	start = time.Now()
 	kubectl(t, "patch", "-n", namespace, "mmcp", sample, "--type", "merge", "-p", `{"spec":{"incidentMode":false}}`)
 	eventually(t, 10*time.Second, "the server restores the normal profile", func() error {
 		return gaugeIs(server, "memory_mcp_incident_mode", 0)
 	})
+	t.Logf("normal profile restored from kubectl patch to the running server in %s", time.Since(start))
 	if tools := listTools(t, server, token); !slices.Contains(tools, "execute_agent_code") {
 		t.Errorf("execute_agent_code not restored after the incident: %v", tools)
 	}
