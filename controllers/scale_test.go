@@ -90,13 +90,15 @@ func createMany(t *testing.T, namespace string, n int) {
 	}
 }
 
-// countAll is the number of MemoryMCPs whose last-built children exist:
-// the Deployment and NetworkPolicy, and the status written after them.
+// countAll is the number of MemoryMCPs whose children exist: the
+// Deployment, the Service (the one child the API server may refuse for want
+// of a ClusterIP) and the NetworkPolicy, and the status written after them.
 func countAll(ctx context.Context, namespace string) int {
 	var deps appsv1.DeploymentList
+	var svcs corev1.ServiceList
 	var nps networkingv1.NetworkPolicyList
 	var mms mcpv1alpha1.MemoryMCPList
-	for _, l := range []client.ObjectList{&deps, &nps, &mms} {
+	for _, l := range []client.ObjectList{&deps, &svcs, &nps, &mms} {
 		if err := env.client.List(ctx, l, client.InNamespace(namespace)); err != nil {
 			return 0
 		}
@@ -107,7 +109,7 @@ func countAll(ctx context.Context, namespace string) int {
 			withStatus++
 		}
 	}
-	return min(len(deps.Items), len(nps.Items), withStatus)
+	return min(len(deps.Items), len(svcs.Items), len(nps.Items), withStatus)
 }
 
 func pollUntil(timeout time.Duration, done func() (bool, error)) error {

@@ -94,14 +94,21 @@ func New(opts Options) (*envtest.Environment, error) {
 		return nil, err
 	}
 	paths := append([]string{filepath.Join(RepoRoot(), "config", "crd", "bases")}, opts.ExtraCRDDirs...)
-	return &envtest.Environment{
+	env := &envtest.Environment{
 		BinaryAssetsDirectory: dir,
 		CRDDirectoryPaths:     paths,
 		CRDInstallOptions:     envtest.CRDInstallOptions{Scheme: s},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                s,
-	}, nil
+	}
+	// envtest's default Service range is a /24: 254 ClusterIPs, fewer
+	// Services than the scale driver or a busy quickstart creates.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", serviceIPRange)
+	return env, nil
 }
+
+// serviceIPRange is the ClusterIP range of the local control plane.
+const serviceIPRange = "10.96.0.0/16"
 
 // GroupVersionResource of MemoryMCP, for dynamic clients.
 var GroupVersionResource = schema.GroupVersionResource{
