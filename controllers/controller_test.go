@@ -293,6 +293,11 @@ func TestIncidentModeFlip(t *testing.T) {
 		t.Errorf("normal profile not restored: %+v", rc)
 	}
 	waitEvent(t, m, "IncidentModeDeactivated")
+	get(t, m, "memory", np)
+	if vals := np.Spec.Ingress[0].From[0].NamespaceSelector.MatchExpressions[0].Values; !cmp.Equal(vals,
+		sortedUnique([]string{"agents", m.Namespace})) {
+		t.Errorf("MCP ingress from %v after the incident, want the own namespace back", vals)
+	}
 	if after := templateDigest(t, m); after != before {
 		t.Error("leaving incident mode must leave the pod template alone")
 	}
@@ -337,6 +342,7 @@ func TestRotationKeepsPreviousTokenForGrace(t *testing.T) {
 		m.Spec.Auth.Rotation.GracePeriod = metav1.Duration{Duration: 30 * time.Minute}
 	})
 	first, _ := tokens(t, m)
+	checkRequeue(t, m, 2*time.Hour, "the next rotation")
 
 	env.clock.Step(2 * time.Hour)
 	poke(t, m)
@@ -346,6 +352,7 @@ func TestRotationKeepsPreviousTokenForGrace(t *testing.T) {
 		t.Fatalf("during the grace period both tokens must be valid: %+v", hashes)
 	}
 	waitEvent(t, m, "CredentialsRotated")
+	checkRequeue(t, m, 30*time.Minute, "the end of the grace period")
 
 	env.clock.Step(31 * time.Minute)
 	poke(t, m)
@@ -355,6 +362,85 @@ func TestRotationKeepsPreviousTokenForGrace(t *testing.T) {
 	})
 	if accepts(hashes, first, env.clock.Now()) || !accepts(hashes, second, env.clock.Now()) {
 		t.Errorf("after the grace period only the new token is valid: %+v", hashes)
+	}
+	checkRequeue(t, m, 89*time.Minute, "the next rotation")
+}
+
+// checkRequeue reconciles m and checks it asks to come back exactly when
+// its credentials next change.
+func checkRequeue(t *testing.T, m *mcpv1alpha1.MemoryMCP, want time.Duration, what string) {
+	t.Helper()
+	res, err := reconcileNow(t, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != want || res.Requeue {
+		t.Errorf("reconcile result %+v, want RequeueAfter %s (%s)", res, want, what)
+	}
+}
+
+// reconcileNow runs one reconcile of m in the test's goroutine once the
+// manager is done with m's credentials and its cache holds what the API
+// holds, so the reconcile decides on the current state and does not race
+// the manager's own.
+func reconcileNow(t *testing.T, m *mcpv1alpha1.MemoryMCP) (ctrl.Result, error) {
+	t.Helper()
+	waitCredentialsAgree(t, m)
+	waitCached(t, m)
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(m)}
+	return env.reconciler.Reconcile(context.Background(), req)
+}
+
+// waitCredentialsAgree waits until every client Secret holds the token the
+// server knows as current: a reconcile writes the credentials Secret first
+// and the client Secrets after it.
+func waitCredentialsAgree(t *testing.T, m *mcpv1alpha1.MemoryMCP) {
+	t.Helper()
+	eventually(t, "the client Secrets to hold the current tokens", func(ctx context.Context) (bool, error) {
+		creds := &corev1.Secret{}
+		key := types.NamespacedName{Namespace: m.Namespace, Name: credentialsName(m)}
+		if err := env.client.Get(ctx, key, creds); err != nil {
+			return false, err
+		}
+		doc, err := runtimeconfig.ParseCredentials(creds.Data[runtimeconfig.CredentialsKey])
+		if err != nil {
+			return false, err
+		}
+		for _, c := range doc.Clients {
+			sec := &corev1.Secret{}
+			key.Name = clientSecretName(m, c.Name)
+			if err := env.client.Get(ctx, key, sec); err != nil {
+				return false, err
+			}
+			if c.Tokens[0].SHA256 != runtimeconfig.HashToken(string(sec.Data[runtimeconfig.ClientTokenKey])) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// waitCached waits until the manager's cache holds the API's version of m
+// and of its credential Secrets.
+func waitCached(t *testing.T, m *mcpv1alpha1.MemoryMCP) {
+	t.Helper()
+	objs := []client.Object{&mcpv1alpha1.MemoryMCP{}, &corev1.Secret{}}
+	names := []string{m.Name, credentialsName(m)}
+	for _, c := range m.Spec.Auth.Clients {
+		objs, names = append(objs, &corev1.Secret{}), append(names, clientSecretName(m, c.Name))
+	}
+	for i, obj := range objs {
+		key := types.NamespacedName{Namespace: m.Namespace, Name: names[i]}
+		cached := obj.DeepCopyObject().(client.Object)
+		eventually(t, "the cache to hold "+names[i], func(ctx context.Context) (bool, error) {
+			if err := env.client.Get(ctx, key, obj); err != nil {
+				return false, err
+			}
+			if err := env.reconciler.Client.Get(ctx, key, cached); err != nil {
+				return false, err
+			}
+			return obj.GetResourceVersion() == cached.GetResourceVersion(), nil
+		})
 	}
 }
 
@@ -371,9 +457,43 @@ func TestRotationAnnotationForcesRotation(t *testing.T) {
 
 	// The handled value is remembered: reconciling again does not rotate.
 	poke(t, m)
-	waitSettled(t, m)
+	if _, err := reconcileNow(t, m); err != nil {
+		t.Fatal(err)
+	}
 	if again, _ := tokens(t, m); again != second {
 		t.Error("an annotation value must rotate once only")
+	}
+}
+
+// TestRotationSurvivesFailedClientWrite puts back a client Secret as it was
+// before a rotation, as if its write had failed after the credentials
+// Secret's.
+func TestRotationSurvivesFailedClientWrite(t *testing.T) {
+	needEnv(t)
+	m := newMemoryMCP(t, nil)
+	before := &corev1.Secret{}
+	get(t, m, "memory-client-planner", before)
+	first, _ := tokens(t, m)
+	mergePatch(t, m, `{"metadata":{"annotations":{"memorymcp.io/rotate-credentials":"r1"}}}`)
+	lost, _ := waitToken(t, m, first)
+
+	sec := &corev1.Secret{}
+	get(t, m, "memory-client-planner", sec)
+	sec.Data, sec.Annotations = before.Data, before.Annotations
+	if err := env.client.Update(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+	// The update wakes the manager, as the next reconcile after a failed
+	// write would.
+	now := env.clock.Now()
+	var tok string
+	var hashes []runtimeconfig.TokenHash
+	eventually(t, "the client to get a token of its own", func(context.Context) (bool, error) {
+		tok, hashes = tokens(t, m)
+		return tok != first && tok != lost && accepts(hashes, tok, now), nil
+	})
+	if !accepts(hashes, first, now) || accepts(hashes, lost, now) || len(hashes) != 2 {
+		t.Errorf("want the new token and the replaced one in its grace period only: %+v", hashes)
 	}
 }
 
@@ -393,7 +513,9 @@ func TestQuietObjectCausesNoWrites(t *testing.T) {
 	})
 	versions := childVersions(t, m)
 	before := env.writes.n.Load()
+	// A quiet period: time passes, short of any rotation.
 	for range 3 {
+		env.clock.Step(10 * time.Minute)
 		if _, err := env.reconciler.Reconcile(ctx, req); err != nil {
 			t.Fatal(err)
 		}
@@ -430,6 +552,132 @@ func childVersions(t *testing.T, m *mcpv1alpha1.MemoryMCP) map[string]string {
 	return out
 }
 
+func TestIncidentRotatesCredentialsAtOnce(t *testing.T) {
+	needEnv(t)
+	m := newMemoryMCP(t, func(m *mcpv1alpha1.MemoryMCP) { m.Spec.Incident.RotateCredentials = true })
+	first, _ := tokens(t, m)
+
+	env.clock.Step(time.Minute)
+	mergePatch(t, m, `{"spec":{"incidentMode":true}}`)
+	waitSettled(t, m)
+	second, hashes := tokens(t, m)
+	if second == first {
+		t.Fatal("the reconcile that applied the incident profile did not rotate the tokens")
+	}
+	if now := env.clock.Now(); !accepts(hashes, first, now) || !accepts(hashes, second, now) {
+		t.Errorf("an incident rotation keeps the grace period: %+v", hashes)
+	}
+	waitEvent(t, m, "CredentialsRotated")
+
+	// The incident rotates once, not on every reconcile while it lasts.
+	env.clock.Step(time.Minute)
+	if _, err := reconcileNow(t, m); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := tokens(t, m); again != second {
+		t.Error("an incident must rotate the tokens once only")
+	}
+}
+
+// TestIncidentWaitsForItsRuntimeConfig makes the ConfigMap refuse the
+// incident profile, as a quota or an admission webhook could.
+func TestIncidentWaitsForItsRuntimeConfig(t *testing.T) {
+	needEnv(t)
+	m := newMemoryMCP(t, func(m *mcpv1alpha1.MemoryMCP) { m.Spec.Incident.RotateCredentials = true })
+	t.Cleanup(func() {
+		// Stops the retries, which later tests would count as writes.
+		if err := env.client.Delete(context.Background(), m); err != nil {
+			t.Logf("deleting %s: %v", m.Name, err)
+		}
+	})
+	first, _ := tokens(t, m)
+	cm := &corev1.ConfigMap{}
+	get(t, m, "memory-runtime-config", cm)
+	if err := env.client.Patch(context.Background(), cm,
+		client.RawPatch(types.MergePatchType, []byte(`{"immutable":true}`))); err != nil {
+		t.Fatal(err)
+	}
+
+	env.clock.Step(time.Minute)
+	mergePatch(t, m, `{"spec":{"incidentMode":true}}`)
+	eventually(t, "Degraded for the incident generation", func(ctx context.Context) (bool, error) {
+		if err := env.client.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(m.Status.Conditions, mcpv1alpha1.ConditionDegraded)
+		return c != nil && c.ObservedGeneration == m.Generation && c.Status == metav1.ConditionTrue, nil
+	})
+	if meta.IsStatusConditionTrue(m.Status.Conditions, mcpv1alpha1.ConditionIncidentModeActive) ||
+		m.Status.ConfigGeneration == m.Generation {
+		t.Errorf("status claims a profile the ConfigMap does not hold: config generation %d of %d, %+v",
+			m.Status.ConfigGeneration, m.Generation, m.Status.Conditions)
+	}
+	waitEvent(t, m, "Degraded")
+	second, _ := tokens(t, m)
+	if second == first {
+		t.Error("the incident rotation must not wait for the runtime config")
+	}
+
+	// Retries belong to the same incident and do not rotate again.
+	env.clock.Step(time.Minute)
+	if _, err := reconcileNow(t, m); err == nil {
+		t.Error("reconcile succeeded, want the ConfigMap's refusal")
+	}
+	if again, _ := tokens(t, m); again != second {
+		t.Error("a retry of the incident's reconcile rotated the tokens again")
+	}
+}
+
+// TestWorkloadChanges changes settings of each kind on a replicated server
+// and then moves it to SQLite.
+func TestWorkloadChanges(t *testing.T) {
+	needEnv(t)
+	m := newMemoryMCP(t, func(m *mcpv1alpha1.MemoryMCP) {
+		m.Spec.Replicas = new(int32(2))
+		m.Spec.Storage.Type = mcpv1alpha1.StoragePostgres
+		m.Spec.Storage.Postgres = &mcpv1alpha1.PostgresStorage{URISecret: mcpv1alpha1.SecretKeyRef{Name: "db"}}
+	})
+	pdb := &policyv1.PodDisruptionBudget{}
+	get(t, m, "memory", pdb)
+	checkOwned(t, m, pdb)
+
+	steps := []struct {
+		name, patch string
+		rolls       bool
+	}{
+		{"live settings", `{"spec":{"rateLimits":{"read":{"requestsPerSecond":60,"burst":120}},` +
+			`"disabledTools":["bulk_episodes"],"blockedClients":{"names":["mallory"]}}}`, false},
+		{"image", `{"spec":{"image":"registry.example/mcp-server:v2"}}`, true},
+		{"resources", `{"spec":{"resources":{"requests":{"memory":"256Mi"}}}}`, true},
+		{"storage", `{"spec":{"replicas":1,"storage":{"type":"SQLite","postgres":null}}}`, true},
+	}
+	for _, step := range steps {
+		before := templateDigest(t, m)
+		mergePatch(t, m, step.patch)
+		waitSettled(t, m)
+		if rolled := templateDigest(t, m) != before; rolled != step.rolls {
+			t.Errorf("%s: pod template changed %v, want %v", step.name, rolled, step.rolls)
+		}
+		if c := meta.FindStatusCondition(m.Status.Conditions, mcpv1alpha1.ConditionDegraded); c == nil ||
+			c.Status != metav1.ConditionFalse {
+			t.Errorf("%s: Degraded = %+v", step.name, c)
+		}
+	}
+
+	d := &appsv1.Deployment{}
+	get(t, m, "memory", d)
+	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType ||
+		!slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--storage=sqlite") {
+		t.Errorf("after the move to SQLite: strategy %+v, args %v", d.Spec.Strategy,
+			d.Spec.Template.Spec.Containers[0].Args)
+	}
+	get(t, m, "memory-data", &corev1.PersistentVolumeClaim{})
+	eventually(t, "the PodDisruptionBudget of one replica to go", func(ctx context.Context) (bool, error) {
+		err := env.client.Get(ctx, client.ObjectKeyFromObject(pdb), &policyv1.PodDisruptionBudget{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	})
+}
+
 // TestMonitoringInstalledLater installs the Prometheus Operator CRDs into
 // the running control plane; it runs last, as later tests would see them.
 func TestMonitoringInstalledLater(t *testing.T) {
@@ -437,12 +685,16 @@ func TestMonitoringInstalledLater(t *testing.T) {
 	m := newMemoryMCP(t, func(m *mcpv1alpha1.MemoryMCP) {
 		m.Spec.Monitoring.PrometheusRule.Thresholds.FailedAuthPerMinute = 42
 	})
+	if c := meta.FindStatusCondition(m.Status.Conditions, mcpv1alpha1.ConditionMonitoringReady); c == nil ||
+		c.Reason != ReasonPrometheusOperatorMissing {
+		t.Fatalf("before the CRDs: MonitoringReady = %+v, want reason %s", c, ReasonPrometheusOperatorMissing)
+	}
 	if _, err := envtest.InstallCRDs(env.cfg, envtest.CRDInstallOptions{
 		Paths: []string{crdDir("monitoring")}, ErrorIfPathMissing: true,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	poke(t, m)
+	// Nothing else changes: the CRDs' arrival alone must bring the objects.
 	eventually(t, "MonitoringReady", func(ctx context.Context) (bool, error) {
 		if err := env.client.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil {
 			return false, err

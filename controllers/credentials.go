@@ -40,6 +40,10 @@ type credentialState struct {
 	RotationHandled string
 	// IncidentRotated is the start of the incident whose rotation happened.
 	IncidentRotated string
+	// Undelivered names the clients whose Secret does not hold the token
+	// the server knows as current; they are left out of Tokens, so they are
+	// issued a new one.
+	Undelivered []string
 }
 
 // rotationPolicy holds the inputs of a rotation decision.
@@ -263,6 +267,13 @@ func readCredentialState(clientSecrets map[string]*corev1.Secret, creds *corev1.
 		for _, h := range c.Tokens {
 			if h.NotAfter != nil {
 				st.Previous[c.Name] = append(st.Previous[c.Name], h)
+				continue
+			}
+			// A rotation reached the credentials Secret but not the
+			// client's: keeping the client's token would undo the rotation.
+			if tok, ok := st.Tokens[c.Name]; ok && runtimeconfig.HashToken(tok.Token) != h.SHA256 {
+				delete(st.Tokens, c.Name)
+				st.Undelivered = append(st.Undelivered, c.Name)
 			}
 		}
 	}

@@ -32,6 +32,10 @@ func (r *MemoryMCPReconciler) reconcileCredentials(ctx context.Context, s *scope
 	if s.rotation != "" {
 		log.FromContext(ctx).Info("rotating client credentials", "reason", s.rotation)
 	}
+	if len(current.Undelivered) > 0 {
+		log.FromContext(ctx).Info("reissuing tokens a failed write kept from their clients",
+			"clients", current.Undelivered)
+	}
 
 	creds, err := buildCredentialsSecret(s.m, next)
 	if err != nil {
@@ -53,13 +57,30 @@ func (r *MemoryMCPReconciler) reconcileCredentials(ctx context.Context, s *scope
 	return errors.Join(errs...)
 }
 
+// readCredentialState reads the credential Secrets from the cache and,
+// when they disagree, from the API.
+//
+// Note: the client Secrets are written after the credentials Secret, so a
+// cache that lags shows the same disagreement as a failed write of a client
+// Secret; only the API tells them apart, and only the second needs a new
+// token.
 func (r *MemoryMCPReconciler) readCredentialState(
 	ctx context.Context, m *mcpv1alpha1.MemoryMCP,
+) (*credentialState, error) {
+	st, err := readCredentialSecrets(ctx, r.Client, m)
+	if err != nil || len(st.Undelivered) == 0 {
+		return st, err
+	}
+	return readCredentialSecrets(ctx, r.APIReader, m)
+}
+
+func readCredentialSecrets(
+	ctx context.Context, reader client.Reader, m *mcpv1alpha1.MemoryMCP,
 ) (*credentialState, error) {
 	clients := map[string]*corev1.Secret{}
 	for _, c := range m.Spec.Auth.Clients {
 		sec := &corev1.Secret{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: clientSecretName(m, c.Name)}, sec)
+		err := reader.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: clientSecretName(m, c.Name)}, sec)
 		switch {
 		case err == nil:
 			clients[c.Name] = sec
@@ -68,7 +89,7 @@ func (r *MemoryMCPReconciler) readCredentialState(
 		}
 	}
 	creds := &corev1.Secret{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: credentialsName(m)}, creds)
+	err := reader.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: credentialsName(m)}, creds)
 	if client.IgnoreNotFound(err) != nil {
 		return nil, fmt.Errorf("reading credentials secret: %w", err)
 	}

@@ -38,12 +38,6 @@ const nonRootUID = 65532
 // files, so no digest of them is placed in the template: an incident flip or
 // a rotation never rolls pods.
 func buildDeployment(m *mcpv1alpha1.MemoryMCP, image string) *appsv1.Deployment {
-	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
-	if storageType(m) == mcpv1alpha1.StorageSQLite {
-		// One writer on a ReadWriteOnce volume: the old pod must be gone
-		// before the new one mounts it.
-		strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
-	}
 	podLabels := selectorLabels(m)
 	podLabels[LabelComponent] = "server"
 	return &appsv1.Deployment{
@@ -52,11 +46,31 @@ func buildDeployment(m *mcpv1alpha1.MemoryMCP, image string) *appsv1.Deployment 
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(desiredReplicas(m)),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(m)},
-			Strategy: strategy,
+			Strategy: deploymentStrategy(m),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec:       buildPodSpec(m, image),
 			},
+		},
+	}
+}
+
+// deploymentStrategy is Recreate for SQLite, one writer on a ReadWriteOnce
+// volume, so the old pod is gone before the new one mounts it; a rolling
+// update otherwise.
+//
+// Note: the rolling update's parameters are the API server's defaults, set
+// here so the operator owns them: a field it does not own would outlive a
+// switch to Recreate, and the API server refuses rollingUpdate on Recreate.
+func deploymentStrategy(m *mcpv1alpha1.MemoryMCP) appsv1.DeploymentStrategy {
+	if storageType(m) == mcpv1alpha1.StorageSQLite {
+		return appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	}
+	return appsv1.DeploymentStrategy{
+		Type: appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{
+			MaxUnavailable: ptr.To(intstr.FromString("25%")),
+			MaxSurge:       ptr.To(intstr.FromString("25%")),
 		},
 	}
 }

@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
@@ -21,8 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mcpv1alpha1 "github.com/memorymcp/memory-mcp-operator/api/v1alpha1"
 	"github.com/memorymcp/memory-mcp-operator/internal/runtimeconfig"
@@ -55,6 +58,8 @@ type scope struct {
 	ap   *applier
 
 	incidentSince *time.Time
+	// config is the runtime config the ConfigMap holds; nil when this
+	// reconcile could not render or apply it.
 	config        *renderedConfig
 	credentials   *credentialState
 	rotation      string
@@ -77,6 +82,7 @@ type scope struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors;prometheusrules,verbs=get;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 
 // Reconcile runs the phases in order and patches the status once, at the
 // end, when it changed.
@@ -144,13 +150,16 @@ func (r *MemoryMCPReconciler) reconcileRuntimeConfig(ctx context.Context, s *sco
 	if err != nil {
 		return err
 	}
-	s.config = rc
 	res, err := s.ap.apply(ctx, buildConfigMap(s.m, rc), true)
-	if err == nil && res == applied {
+	if err != nil {
+		return err
+	}
+	s.config = rc
+	if res == applied {
 		log.FromContext(ctx).Info("runtime config applied",
 			"configHash", rc.Hash, "incidentMode", rc.Config.IncidentMode())
 	}
-	return err
+	return nil
 }
 
 func (r *MemoryMCPReconciler) reconcileWorkload(ctx context.Context, s *scope) error {
@@ -246,7 +255,9 @@ func applyAll(ctx context.Context, ap *applier, objs ...client.Object) error {
 
 // SetupWithManager registers the controller. The MemoryMCP is watched for
 // spec and annotation changes only, so the controller's own status patches
-// do not wake it.
+// do not wake it. The Prometheus Operator CRDs are watched by their
+// metadata, so installing them later brings every MemoryMCP its
+// ServiceMonitor and PrometheusRule without waiting for another change.
 func (r *MemoryMCPReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -267,7 +278,34 @@ func (r *MemoryMCPReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		WatchesMetadata(&apiextensionsv1.CustomResourceDefinition{},
+			handler.EnqueueRequestsFromMapFunc(r.everyMemoryMCP),
+			builder.WithPredicates(predicate.NewPredicateFuncs(isMonitoringCRD))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("memorymcp").
 		Complete(r)
+}
+
+// isMonitoringCRD tells whether obj is the CRD of a kind the monitoring
+// phase applies.
+func isMonitoringCRD(obj client.Object) bool {
+	switch obj.GetName() {
+	case "servicemonitors." + serviceMonitorKind.Group, "prometheusrules." + prometheusRuleKind.Group:
+		return true
+	}
+	return false
+}
+
+// everyMemoryMCP requests a reconcile of every MemoryMCP in the cache.
+func (r *MemoryMCPReconciler) everyMemoryMCP(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list mcpv1alpha1.MemoryMCPList
+	if err := r.Client.List(ctx, &list); err != nil {
+		log.FromContext(ctx).Error(err, "listing MemoryMCPs for a monitoring CRD change")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -8,7 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	mcpv1alpha1 "github.com/memorymcp/memory-mcp-operator/api/v1alpha1"
 	"github.com/memorymcp/memory-mcp-operator/internal/runtimeconfig"
@@ -107,6 +110,55 @@ func TestIncidentCondition(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestIncidentSince(t *testing.T) {
+	t0, t1, now := goldenTime, goldenTime.Add(time.Hour), goldenTime.Add(2*time.Hour)
+	cond := func(s metav1.ConditionStatus, at time.Time) []metav1.Condition {
+		return []metav1.Condition{{Type: mcpv1alpha1.ConditionIncidentModeActive, Status: s,
+			LastTransitionTime: metav1.NewTime(at)}}
+	}
+	tests := []struct {
+		name  string
+		on    bool
+		conds []metav1.Condition
+		since *time.Time
+		want  *time.Time
+	}{
+		{"off", false, cond(metav1.ConditionTrue, t1), &t1, nil},
+		{"just declared", true, cond(metav1.ConditionFalse, t0), nil, &now},
+		{"in force", true, cond(metav1.ConditionTrue, t1), &t1, &t1},
+		{"declared, profile not applied yet", true, cond(metav1.ConditionFalse, t0), &t1, &t1},
+		{"declared on a new object, profile not applied yet", true, nil, &t1, &t1},
+		{"declared again after the normal profile returned", true, cond(metav1.ConditionFalse, t1), &t0, &now},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := fixture("memory", func(m *mcpv1alpha1.MemoryMCP) {
+				m.Spec.IncidentMode = tt.on
+				m.Status.Conditions = tt.conds
+				if tt.since != nil {
+					m.Status.IncidentSince = &metav1.Time{Time: *tt.since}
+				}
+			})
+			if diff := cmp.Diff(tt.want, incidentSince(m, now)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A MemoryMCP deleted while it was reconciled leaves no status to patch;
+// that is not an error.
+func TestPatchStatusOfDeletedObject(t *testing.T) {
+	c := fake.NewClientBuilder().WithScheme(testScheme()).
+		WithStatusSubresource(&mcpv1alpha1.MemoryMCP{}).Build()
+	r := &MemoryMCPReconciler{Client: c}
+	m := fixture("memory", nil)
+	s := &scope{m: m, orig: m.DeepCopy(), now: goldenTime}
+	if err := r.patchStatus(context.Background(), s); err != nil {
+		t.Errorf("patchStatus = %v, want nil", err)
 	}
 }
 
@@ -210,6 +262,32 @@ func TestNextCredentialsKeepsPreviousDuringGrace(t *testing.T) {
 	}
 	if after.Tokens["planner"] != rotated.Tokens["planner"] {
 		t.Error("the current token must not change when the grace period ends")
+	}
+}
+
+func TestReadCredentialStateUndelivered(t *testing.T) {
+	m := fixture("memory", nil)
+	st, err := nextCredentials(m, newRotationPolicy(m, goldenTime, nil), readCredentialState(nil, nil), "",
+		fixedTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := buildCredentialsSecret(m, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := map[string]*corev1.Secret{}
+	for _, c := range m.Spec.Auth.Clients {
+		clients[c.Name] = buildClientSecret(m, c.Name, st.Tokens[c.Name])
+	}
+	clients["viewer"].Data[runtimeconfig.ClientTokenKey] = []byte("mmcp_an-older-token")
+
+	got := readCredentialState(clients, creds)
+	if diff := cmp.Diff([]string{"viewer"}, got.Undelivered); diff != "" {
+		t.Errorf("undelivered (-want +got):\n%s", diff)
+	}
+	if _, ok := got.Tokens["viewer"]; ok || got.Tokens["planner"] != st.Tokens["planner"] {
+		t.Errorf("tokens %+v: want planner's kept and viewer's left out for a new one", got.Tokens)
 	}
 }
 

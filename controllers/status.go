@@ -105,17 +105,26 @@ func incidentCondition(m *mcpv1alpha1.MemoryMCP, since *time.Time) metav1.Condit
 }
 
 // incidentSince is when the current incident began: kept from the status
-// while the condition stays true, now when incident mode just turned on.
+// unless the normal profile came into force after it, now when incident
+// mode just turned on.
+//
+// Note: an incident whose profile could not be applied yet leaves the
+// condition false from before it began; it is still the same incident, so
+// retries do not rotate credentials again.
 func incidentSince(m *mcpv1alpha1.MemoryMCP, now time.Time) *time.Time {
 	if !m.Spec.IncidentMode {
 		return nil
 	}
-	c := meta.FindStatusCondition(m.Status.Conditions, mcpv1alpha1.ConditionIncidentModeActive)
-	if c != nil && c.Status == metav1.ConditionTrue && m.Status.IncidentSince != nil {
-		t := m.Status.IncidentSince.Time
-		return &t
+	since := m.Status.IncidentSince
+	if since == nil {
+		return &now
 	}
-	return &now
+	c := meta.FindStatusCondition(m.Status.Conditions, mcpv1alpha1.ConditionIncidentModeActive)
+	if c != nil && c.Status != metav1.ConditionTrue && !c.LastTransitionTime.Before(since) {
+		return &now
+	}
+	t := since.Time
+	return &t
 }
 
 // monitoringCondition is MonitoringReady for the outcome of the monitoring

@@ -23,8 +23,10 @@ func (r *MemoryMCPReconciler) patchStatus(ctx context.Context, s *scope) error {
 	if equality.Semantic.DeepEqual(s.orig.Status, s.m.Status) {
 		return nil
 	}
-	if err := r.Client.Status().Patch(ctx, s.m, client.MergeFrom(s.orig)); err != nil {
-		return fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
+	// A MemoryMCP deleted during the reconcile has no status left to write.
+	err := r.Client.Status().Patch(ctx, s.m, client.MergeFrom(s.orig), client.FieldOwner(FieldManager))
+	if client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("patching status: %w", err)
 	}
 	log.FromContext(ctx).V(1).Info("status updated")
 	return nil
@@ -38,12 +40,15 @@ func computeStatus(s *scope) {
 	st.Endpoint = endpoint(s.m)
 	st.Replicas = desiredReplicas(s.m)
 	st.ReadyReplicas = readyReplicas(s.deployment)
+	if s.incidentSince != nil {
+		st.IncidentSince = &metav1.Time{Time: *s.incidentSince}
+	}
+	// Note: s.config is set only once the ConfigMap holds it, so the config
+	// generation and IncidentModeActive never claim a profile the servers
+	// cannot read yet; until then they keep their previous values.
 	if s.config != nil {
 		st.ConfigGeneration = s.config.Config.Generation
 		st.ConfigHash = s.config.Hash
-	}
-	if s.incidentSince != nil {
-		st.IncidentSince = &metav1.Time{Time: *s.incidentSince}
 	}
 	if c := s.credentials; c != nil {
 		st.LastRotationTime = nil
@@ -56,16 +61,18 @@ func computeStatus(s *scope) {
 	}
 
 	conds := workloadConditions(s.m, s.deployment, errors.Join(s.applyErrs...))
-	conds = append(conds,
-		incidentCondition(s.m, s.incidentSince),
-		monitoringCondition(s.m, s.monitoringCRD, s.monitoringErr))
+	if s.config != nil {
+		conds = append(conds, incidentCondition(s.m, s.incidentSince))
+	}
+	conds = append(conds, monitoringCondition(s.m, s.monitoringCRD, s.monitoringErr))
 	for _, c := range conds {
 		setCondition(&st.Conditions, c, s.now)
 	}
 }
 
 // recordTransitions emits an Event for each change worth a human's
-// attention: incident mode on or off, a rotation, monitoring skipped.
+// attention: incident mode on or off, degraded or recovered, a rotation,
+// monitoring skipped.
 func (r *MemoryMCPReconciler) recordTransitions(s *scope) {
 	if r.Recorder == nil {
 		return
@@ -87,6 +94,7 @@ func (r *MemoryMCPReconciler) recordTransitions(s *scope) {
 		r.Recorder.Eventf(s.m, nil, corev1.EventTypeNormal, "IncidentModeDeactivated", "RestoreNormalProfile",
 			"incident mode deactivated, normal profile restored")
 	}
+	r.recordDegraded(s)
 	if s.rotation != "" {
 		r.Recorder.Eventf(s.m, nil, corev1.EventTypeNormal, "CredentialsRotated", "RotateCredentials",
 			"client tokens rotated (%s); previous tokens stay valid for the grace period", s.rotation)
@@ -95,5 +103,21 @@ func (r *MemoryMCPReconciler) recordTransitions(s *scope) {
 	if is(mon, ReasonPrometheusOperatorMissing) && !was(mon, ReasonPrometheusOperatorMissing) {
 		r.Recorder.Eventf(s.m, nil, corev1.EventTypeWarning, "MonitoringSkipped", "SkipMonitoring",
 			"ServiceMonitor and PrometheusRule skipped: the Prometheus Operator CRDs are not installed")
+	}
+}
+
+// recordDegraded emits an Event when Degraded turns true, with its cause,
+// and when it turns false again.
+func (r *MemoryMCPReconciler) recordDegraded(s *scope) {
+	const t = mcpv1alpha1.ConditionDegraded
+	was := meta.IsStatusConditionTrue(s.orig.Status.Conditions, t)
+	is := meta.IsStatusConditionTrue(s.m.Status.Conditions, t)
+	switch {
+	case is && !was:
+		c := meta.FindStatusCondition(s.m.Status.Conditions, t)
+		r.Recorder.Eventf(s.m, nil, corev1.EventTypeWarning, "Degraded", "Reconcile", "%s", c.Message)
+	case was && !is:
+		r.Recorder.Eventf(s.m, nil, corev1.EventTypeNormal, "Recovered", "Reconcile",
+			"every object applied and no replica failing")
 	}
 }

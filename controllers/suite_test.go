@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -109,10 +110,11 @@ func startManager(
 	if err != nil {
 		return nil, err
 	}
+	writes := &writeCounter{Client: mgr.GetClient()}
 	r := &MemoryMCPReconciler{
-		Client:                  &writeCounter{Client: mgr.GetClient()},
+		Client:                  writes,
 		APIReader:               mgr.GetAPIReader(),
-		Recorder:                mgr.GetEventRecorder(FieldManager),
+		Recorder:                &eventCounter{EventRecorder: mgr.GetEventRecorder(FieldManager), n: &writes.n},
 		Clock:                   clk,
 		ServerImage:             DefaultServerImage,
 		MaxConcurrentReconciles: workers,
@@ -174,6 +176,20 @@ func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool,
 
 func crdDir(name string) string {
 	return filepath.Join(envtestutil.RepoRoot(), "test", "crds", name)
+}
+
+// eventCounter counts the Events the reconciler emits: each is an API
+// write too, so a quiet object must emit none.
+type eventCounter struct {
+	events.EventRecorder
+	n *atomic.Int64
+}
+
+func (e *eventCounter) Eventf(
+	regarding, related runtime.Object, eventtype, reason, action, note string, args ...any,
+) {
+	e.n.Add(1)
+	e.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
 }
 
 // writeCounter counts every write the reconciler makes.

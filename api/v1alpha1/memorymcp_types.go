@@ -26,8 +26,8 @@ import (
 // MemoryMCPSpec declares a secured memory-MCP server.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.type) || self.storage.type != 'SQLite' || !has(self.replicas) || self.replicas <= 1",message="storage.type SQLite supports at most one replica; use storage.type Postgres to run more"
-// +kubebuilder:validation:XValidation:rule="!(has(self.incident) && has(self.incident.rateLimits) && has(self.incident.rateLimits.read) && has(self.rateLimits) && has(self.rateLimits.read)) || self.incident.rateLimits.read.requestsPerSecond <= self.rateLimits.read.requestsPerSecond",message="incident.rateLimits.read.requestsPerSecond must not exceed rateLimits.read.requestsPerSecond: the emergency profile may only tighten limits"
-// +kubebuilder:validation:XValidation:rule="!(has(self.incident) && has(self.incident.rateLimits) && has(self.incident.rateLimits.write) && has(self.rateLimits) && has(self.rateLimits.write)) || self.incident.rateLimits.write.requestsPerSecond <= self.rateLimits.write.requestsPerSecond",message="incident.rateLimits.write.requestsPerSecond must not exceed rateLimits.write.requestsPerSecond: the emergency profile may only tighten limits"
+// +kubebuilder:validation:XValidation:rule="!(has(self.incident) && has(self.incident.rateLimits) && has(self.incident.rateLimits.read) && has(self.rateLimits) && has(self.rateLimits.read)) || (self.incident.rateLimits.read.requestsPerSecond <= self.rateLimits.read.requestsPerSecond && self.incident.rateLimits.read.burst <= self.rateLimits.read.burst)",message="incident.rateLimits.read must not exceed rateLimits.read in requestsPerSecond or burst: the emergency profile may only tighten limits"
+// +kubebuilder:validation:XValidation:rule="!(has(self.incident) && has(self.incident.rateLimits) && has(self.incident.rateLimits.write) && has(self.rateLimits) && has(self.rateLimits.write)) || (self.incident.rateLimits.write.requestsPerSecond <= self.rateLimits.write.requestsPerSecond && self.incident.rateLimits.write.burst <= self.rateLimits.write.burst)",message="incident.rateLimits.write must not exceed rateLimits.write in requestsPerSecond or burst: the emergency profile may only tighten limits"
 // +kubebuilder:validation:XValidation:rule="!has(self.incident) || !has(self.incident.rotateCredentials) || !self.incident.rotateCredentials || (has(self.auth) && has(self.auth.clients) && size(self.auth.clients) > 0)",message="incident.rotateCredentials needs at least one client in auth.clients"
 type MemoryMCPSpec struct {
 	// image is the memory MCP server image. Defaults to the server image the
@@ -415,8 +415,10 @@ type AuditSpec struct {
 	Sinks []AuditSink `json:"sinks,omitempty"`
 
 	// spoolSize bounds the on-disk spool that holds events not yet shipped.
+	// At least 1Mi.
 	// +optional
 	// +kubebuilder:default="256Mi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Mi')) >= 0",message="audit.spoolSize must be at least 1Mi"
 	SpoolSize resource.Quantity `json:"spoolSize,omitzero"`
 }
 
@@ -569,9 +571,10 @@ type SandboxSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('5m')",message="sandbox.timeout must be above 0s and at most 5m"
 	Timeout metav1.Duration `json:"timeout,omitzero"`
 
-	// maxOutput bounds stdout and stderr of one run, each.
+	// maxOutput bounds stdout and stderr of one run, each. At least 1Ki.
 	// +optional
 	// +kubebuilder:default="1Mi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Ki')) >= 0",message="sandbox.maxOutput must be at least 1Ki"
 	MaxOutput resource.Quantity `json:"maxOutput,omitzero"`
 
 	// maxModuleSize bounds the module an agent may send.

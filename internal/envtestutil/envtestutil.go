@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -69,6 +70,9 @@ func Scheme() (*k8sruntime.Scheme, error) {
 	s := k8sruntime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("adding client-go types: %w", err)
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("adding CRD types: %w", err)
 	}
 	if err := mcpv1alpha1.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("adding MemoryMCP types: %w", err)
