@@ -63,6 +63,31 @@ func TestAPIMode(t *testing.T) {
 			}})
 	})
 
+	t.Run("the running server enforces the incident limits", func(t *testing.T) {
+		names := toolNames(t, p.connect(t, oldTok))
+		for _, tool := range []string{"configure_embeddings", "execute_agent_code"} {
+			if names[tool] {
+				t.Errorf("%s is still listed under the incident profile", tool)
+			}
+		}
+		res := p.post(t, oldTok, `{"jsonrpc":"2.0","id":1,"method":"tools/call",`+
+			`"params":{"name":"configure_embeddings","arguments":{"enabled":false}}}`)
+		if !strings.Contains(res.body, `\"configure_embeddings\" is disabled`) {
+			t.Errorf("configure_embeddings under the incident profile: %d %s", res.status, res.body)
+		}
+		// The incident write bucket holds two calls, the one before it
+		// twenty: a third write in a row is refused only if the new limit
+		// is in force. The refused call above took a write token too.
+		status := 0
+		for i := 0; i < 4 && status != http.StatusTooManyRequests; i++ {
+			status = p.post(t, oldTok, `{"jsonrpc":"2.0","id":2,"method":"tools/call",`+
+				`"params":{"name":"create_episode","arguments":{"task_description":"incident"}}}`).status
+		}
+		if status != http.StatusTooManyRequests {
+			t.Errorf("writes under the incident profile: last status %d, want 429 within 4 calls", status)
+		}
+	})
+
 	t.Run("a rotation keeps both tokens, then drops the old", func(t *testing.T) {
 		newTok, rotated := newToken(t, "agent", identity.ScopeRead, identity.ScopeWrite)
 		grace := time.Now().Add(time.Hour)

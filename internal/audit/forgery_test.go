@@ -101,3 +101,25 @@ func strictLines(t *testing.T, raw []byte) []map[string]any {
 	}
 	return out
 }
+
+// FuzzRecordIsOneLine records events whose client, metadata keys, values
+// and free text are arbitrary strings: each is written as exactly one line
+// of one JSON object, whatever bytes the strings hold.
+func FuzzRecordIsOneLine(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Add("\xff\xfe\n\xc2\x85\xe2\x80\xa8")
+	f.Fuzz(func(t *testing.T, s string) {
+		l, out := newTestLogger(t, runtimeconfig.Audit{Level: "debug", Destination: "stdout"})
+		ctx := identity.WithClient(context.Background(), &identity.Client{ID: s})
+		l.Record(ctx, Event{Level: LevelWarn, Operation: s, Result: ResultDenied,
+			Metadata: map[string]any{s: s, "list": []any{s}, "text": FreeText(s)}})
+		raw := out.Bytes()
+		checkRawLines(t, raw, 1)
+		// An empty ID reads as "anonymous"; invalid UTF-8 reads back replaced.
+		if got := strictLines(t, raw)[0]["client_id"]; s != "" && utf8.ValidString(s) && got != s {
+			t.Errorf("client_id read back as %q, want %q", got, s)
+		}
+	})
+}

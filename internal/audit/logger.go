@@ -165,8 +165,16 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	defer l.bufs.Put(buf)
 	buf.Reset()
 	if err := json.NewEncoder(buf).Encode(e); err != nil {
-		l.log.Error("encoding audit event", "operation", e.Operation, "error", err)
-		return
+		// A value JSON cannot hold (NaN, a channel) loses the metadata, not
+		// the event: who did what, and its result, are still recorded.
+		l.log.Error("encoding audit event metadata", "operation", e.Operation, "error", err)
+		e.Metadata = map[string]any{"metadata_error": err.Error()}
+		buf.Reset()
+		if err := json.NewEncoder(buf).Encode(e); err != nil {
+			l.metrics.writeFailures.Inc()
+			l.log.Error("encoding audit event", "operation", e.Operation, "error", err)
+			return
+		}
 	}
 	line := escapeControls(buf.Bytes())
 	l.write(st, line)

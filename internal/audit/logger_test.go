@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,20 @@ func TestMetricsCountBelowLevelAndOverflow(t *testing.T) {
 	}
 	if n := len(decodeLines(t, out.Bytes())); n != 1 {
 		t.Errorf("written lines = %d, want 1 (the error-level event, kept locally)", n)
+	}
+}
+
+// TestUnencodableMetadataKeepsTheEvent records metadata JSON cannot hold:
+// the event is still written, with the encoding error in place of its
+// metadata.
+func TestUnencodableMetadataKeepsTheEvent(t *testing.T) {
+	l, out := newTestLogger(t, runtimeconfig.Audit{Level: "info", Destination: "stdout"})
+	l.Record(context.Background(), Event{Level: LevelWarn, Operation: OpDeleteEpisode,
+		Result: ResultSuccess, Metadata: map[string]any{"episode_id": "e1", "score": math.NaN()}})
+	want := []map[string]any{{"timestamp": "2026-03-01T12:00:00Z", "level": "warn",
+		"operation": OpDeleteEpisode, "client_id": "anonymous", "result": ResultSuccess,
+		"metadata": map[string]any{"metadata_error": "json: unsupported value: NaN"}}}
+	if diff := cmp.Diff(want, decodeLines(t, out.Bytes())); diff != "" {
+		t.Errorf("audit lines (-want +got):\n%s", diff)
 	}
 }

@@ -334,3 +334,20 @@ func TestMetadataHandler(t *testing.T) {
 		t.Errorf("metadata (-want +got):\n%s", diff)
 	}
 }
+
+// TestJWKSFetchOutlivesTheCaller presents the first access token on a
+// request whose client already hung up: the key set is still fetched, so
+// the next caller is not refused for the whole refresh interval because
+// one request went away mid-fetch.
+func TestJWKSFetchOutlivesTheCaller(t *testing.T) {
+	is := newIssuer(t)
+	a := New(Options{Now: clock, JWKSMinRefresh: time.Hour})
+	a.ApplyConfig(is.config())
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	tok := is.sign(t, goodClaims())
+	_, _, _ = a.Verify(gone, tok) // its outcome does not matter: the caller left
+	if _, _, err := a.Verify(context.Background(), tok); err != nil {
+		t.Errorf("valid token after a cancelled first fetch: %v", err)
+	}
+}

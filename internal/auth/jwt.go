@@ -146,10 +146,13 @@ func (c *jwksCache) find(kid string) *jose.JSONWebKey {
 	return nil
 }
 
-// refresh fetches the key set; c.mu is held.
+// refresh fetches the key set; c.mu is held. The fetch is not cancelled
+// with the request that asked for it: a failed fetch holds back the next
+// for minRefresh, so a client hanging up mid-fetch, on purpose or not,
+// would otherwise keep every token of a rotated key refused.
 func (c *jwksCache) refresh(ctx context.Context) error {
 	c.fetched = c.now() // a failed fetch counts too, for the rate limit
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {

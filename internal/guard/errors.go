@@ -7,7 +7,27 @@ package guard
 import (
 	"fmt"
 	"net/netip"
+	"unicode/utf8"
 )
+
+// maxNameBytes bounds a name taken from a request (a tool name, an object
+// key) where a refusal repeats it. The input limits allow strings of a
+// megabyte and more; repeated whole, one small refused request would write
+// that much to the audit log and its sinks, before authentication for some.
+const maxNameBytes = 128
+
+// Clip shortens a name taken from a request to its first maxNameBytes at
+// most, cut on a character boundary and marked with an ellipsis.
+func Clip(s string) string {
+	if len(s) <= maxNameBytes {
+		return s
+	}
+	cut := maxNameBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
 
 // InputError refuses a request that breaks an input limit.
 type InputError struct {
@@ -45,7 +65,7 @@ type ScopeError struct {
 }
 
 func (e *ScopeError) Error() string {
-	return fmt.Sprintf("tool %q needs scope %q, which this credential does not hold", e.Tool, e.Scope)
+	return fmt.Sprintf("tool %q needs scope %q, which this credential does not hold", Clip(e.Tool), e.Scope)
 }
 
 // DisabledToolError refuses a call to a tool switched off by the runtime
@@ -55,5 +75,5 @@ type DisabledToolError struct {
 }
 
 func (e *DisabledToolError) Error() string {
-	return fmt.Sprintf("tool %q is disabled on this server by its operators", e.Tool)
+	return fmt.Sprintf("tool %q is disabled on this server by its operators", Clip(e.Tool))
 }

@@ -113,3 +113,28 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestRefusalsClipRequestNames checks that a refusal repeats at most a
+// bounded prefix of the names a request chose, however long the input
+// limits let them be.
+func TestRefusalsClipRequestNames(t *testing.T) {
+	a, b := strings.Repeat("a", 500), strings.Repeat("b", 500)
+	wide := Limits{MaxBodyBytes: 1 << 20, MaxDepth: 2, MaxStringBytes: 1000, MaxListLength: 10, MaxObjectKeys: 10}
+	got := map[string]string{
+		"object keys in a path": errString(CheckJSON([]byte(`{"`+a+`":{"`+b+`":{}}}`), wide)),
+		"tool needing a scope":  errString(&ScopeError{Tool: a, Scope: identity.ScopeWrite}),
+		"disabled tool":         errString(&DisabledToolError{Tool: a}),
+		"cut on a rune start":   Clip("x" + strings.Repeat("é", 100)),
+	}
+	clipped := func(s string) string { return s[:128] + "…" }
+	want := map[string]string{
+		"object keys in a path": "request exceeds the depth limit of 2 at $." + clipped(a) + "." + clipped(b) +
+			"; send less data per call",
+		"tool needing a scope": `tool "` + clipped(a) + `" needs scope "mcp:write", which this credential does not hold`,
+		"disabled tool":        `tool "` + clipped(a) + `" is disabled on this server by its operators`,
+		"cut on a rune start":  "x" + strings.Repeat("é", 63) + "…",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("refusals (-want +got):\n%s", diff)
+	}
+}

@@ -142,7 +142,7 @@ func path(s []frame) string {
 	for _, f := range s {
 		if f.object {
 			if len(f.key) > 0 {
-				b = append(append(b, '.'), f.key...)
+				b = append(append(b, '.'), Clip(string(f.key))...)
 			}
 			continue
 		}

@@ -29,7 +29,8 @@ var rigLimits = guard.Limits{MaxBodyBytes: 4096, MaxDepth: 8, MaxStringBytes: 64
 const rigRemote = "192.0.2.1"
 
 // rig is the HTTP middleware and the MCP middleware around a stateless MCP
-// server with one read tool and one write tool, writing audit lines to a
+// server with one read tool and two write tools (one of them the code
+// tool, hidden while the sandbox is off), writing audit lines to a
 // buffer and metrics to a registry of its own.
 type rig struct {
 	l   *Layers
@@ -79,7 +80,7 @@ func newRig(t *testing.T, cfg *runtimeconfig.Config, creds *runtimeconfig.Creden
 	r.l = l
 
 	s := mcp.NewServer(&mcp.Implementation{Name: "rig", Version: "v0"}, nil)
-	for _, tool := range []string{"query_memory", "delete_episode"} {
+	for _, tool := range []string{"query_memory", "delete_episode", codeTool} {
 		mcp.AddTool(s, &mcp.Tool{Name: tool}, r.handler(tool))
 	}
 	s.AddReceivingMiddleware(l.MCPMiddleware())

@@ -68,35 +68,56 @@ func (l *Layers) HTTPMiddleware() func(http.Handler) http.Handler {
 	}
 }
 
-// checkInput reads the body within the size limit and checks its shape.
+// checkInput reads the body within the size limit and checks its shape:
+// first against the widest limits of any call, which a body must meet
+// before it is decoded at all, then against those of the tool it calls.
 func (l *Layers) checkInput(w http.ResponseWriter, r *http.Request) (envelope, bool) {
 	var env envelope
 	if r.Method != http.MethodPost || r.Body == nil {
 		return env, true
 	}
 	lim := l.limits.Load()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lim.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, lim.code.MaxBodyBytes))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		err = &guard.InputError{Limit: "body_bytes", Max: lim.MaxBodyBytes, Path: "$"}
-		l.refuse(r.Context(), audit.OpSecurityViolation, err, httpMeta(r, env))
-		writeRPCError(w, http.StatusRequestEntityTooLarge, nil, jsonrpc.CodeInvalidRequest, err, nil)
+		l.refuseInput(w, r, &guard.InputError{Limit: "body_bytes", Max: lim.code.MaxBodyBytes, Path: "$"})
 		return env, false
 	case err != nil:
 		http.Error(w, "reading request body failed", http.StatusBadRequest)
 		return env, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err := guard.CheckJSON(body, *lim); err != nil {
-		l.refuse(r.Context(), audit.OpSecurityViolation, err, httpMeta(r, env))
-		writeRPCError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, err, nil)
+	if err := guard.CheckJSON(body, lim.code); err != nil {
+		l.refuseInput(w, r, err)
 		return env, false
 	}
-	// A batch or a non-object body decodes to nothing; the MCP middleware
-	// then checks each call itself.
+
+	// A batch or a non-object body decodes to nothing and gets the base
+	// limits. Note: the SDK may read another tool name than encoding/json
+	// (see checkedMark); the MCP middleware then checks the arguments
+	// again, with the limits of the tool the SDK calls.
 	_ = json.Unmarshal(body, &env)
+	if lim.base == lim.code || (env.Method == "tools/call" && env.Params.Name == codeTool) {
+		return env, true
+	}
+	if err := guard.CheckJSON(body, lim.base); err != nil {
+		l.refuseInput(w, r, err)
+		return env, false
+	}
 	return env, true
+}
+
+// refuseInput audits and answers a body that breaks an input limit: 413
+// for its size, 400 for its shape. The body's own fields are left out of
+// the event: they are as large as the limit that refused them.
+func (l *Layers) refuseInput(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadRequest
+	if ie := (*guard.InputError)(nil); errors.As(err, &ie) && ie.Limit == "body_bytes" {
+		status = http.StatusRequestEntityTooLarge
+	}
+	l.refuse(r.Context(), audit.OpSecurityViolation, err, httpMeta(r, envelope{}))
+	writeRPCError(w, status, nil, jsonrpc.CodeInvalidRequest, err, nil)
 }
 
 // serveAuthenticated runs the checks that need the client: blocklist by
@@ -155,10 +176,10 @@ func (l *Layers) checkCall(w http.ResponseWriter, r *http.Request, c *identity.C
 func httpMeta(r *http.Request, env envelope) map[string]any {
 	md := map[string]any{"remote_addr": auth.RemoteAddr(r).String()}
 	if env.Method != "" {
-		md["method"] = env.Method
+		md["method"] = guard.Clip(env.Method)
 	}
 	if env.Params.Name != "" {
-		md["tool"] = env.Params.Name
+		md["tool"] = guard.Clip(env.Params.Name)
 	}
 	return md
 }

@@ -63,8 +63,13 @@ type Options struct {
 }
 
 // Layers are the assembled security layers. Apply and ApplyCredentials may
-// be called at any time, from any goroutine; requests see either the whole
-// previous or the whole next configuration.
+// be called at any time, from any goroutine. Each layer swaps its part of a
+// config at once, so no check sees half a blocklist or half a bucket change.
+//
+// Limitation: the layers swap one after another, so a request checked while
+// Apply runs may pass the earlier layers under the previous config and the
+// later ones under the next. One snapshot of every layer's part, loaded
+// once per request, would lift this.
 type Layers struct {
 	opts    Options
 	log     *slog.Logger
@@ -73,7 +78,7 @@ type Layers struct {
 	auth    *auth.Authenticator
 	policy  *guard.Policy
 	limiter *ratelimit.Limiter
-	limits  atomic.Pointer[guard.Limits]
+	limits  atomic.Pointer[inputLimits]
 	metrics *toolMetrics
 	checked string // marks requests the HTTP middleware already checked
 	cancel  context.CancelFunc
@@ -107,7 +112,7 @@ func NewLayers(ctx context.Context, opts Options) (*Layers, error) {
 		checked: nonce(), cancel: cancel}
 	l.auth = auth.New(auth.Options{Auditor: al, ResourceURL: opts.ResourceURL,
 		MetadataURL: opts.MetadataURL, Now: opts.Now})
-	l.limits.Store(opts.Limits)
+	l.limits.Store(&inputLimits{base: *opts.Limits, code: *opts.Limits})
 	go l.limiter.Run(ctx, time.Minute)
 	if err := l.Apply(runtimeconfig.Default()); err != nil {
 		cancel()
@@ -170,15 +175,35 @@ func (l *Layers) Apply(cfg *runtimeconfig.Config) error {
 	return errors.Join(errs...)
 }
 
-// limitsFor raises the string limit so execute_agent_code can carry a
-// base64 module as large as the sandbox accepts.
-func limitsFor(base guard.Limits, sb runtimeconfig.Sandbox) *guard.Limits {
+// codeTool is the one tool whose arguments carry a WebAssembly module.
+const codeTool = "execute_agent_code"
+
+// inputLimits are the input limits in force: base for every request, code
+// for calls of codeTool, whose base64 module may be as large as the
+// sandbox accepts. Raising base instead would let every tool take strings
+// of that size.
+type inputLimits struct {
+	base, code guard.Limits
+}
+
+// forTool returns the limits of a call of tool.
+func (il *inputLimits) forTool(tool string) guard.Limits {
+	if tool == codeTool {
+		return il.code
+	}
+	return il.base
+}
+
+// limitsFor derives the limits of codeTool from base and the sandbox's
+// module size limit.
+func limitsFor(base guard.Limits, sb runtimeconfig.Sandbox) *inputLimits {
+	code := base
 	if sb.Enabled {
 		module := int(sb.MaxModuleBytes*4/3 + 4)
-		base.MaxStringBytes = max(base.MaxStringBytes, module)
-		base.MaxBodyBytes = max(base.MaxBodyBytes, int64(module)+64<<10)
+		code.MaxStringBytes = max(base.MaxStringBytes, module)
+		code.MaxBodyBytes = max(base.MaxBodyBytes, int64(module)+64<<10)
 	}
-	return &base
+	return &inputLimits{base: base, code: code}
 }
 
 // ApplyCredentials replaces the accepted bearer token hashes.

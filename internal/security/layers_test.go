@@ -311,3 +311,42 @@ func TestMCPMiddlewareOverStdio(t *testing.T) {
 		t.Errorf("write without scope: %v", err)
 	}
 }
+
+// TestMCPCallWithoutClientIsRefused serves MCP without HTTP and without a
+// local client, as a transport the layers do not know would: the call is
+// refused, audited and counted, and the tool does not run.
+func TestMCPCallWithoutClientIsRefused(t *testing.T) {
+	out := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	l, err := NewLayers(t.Context(), Options{AuditStdout: out, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := newMemoryServer(l).Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "agent"}, nil).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+
+	got, err := call(t.Context(), cs, "query_memory")
+	var we *jsonrpc.Error
+	if !errors.As(err, &we) || we.Code != CodeForbidden || !strings.Contains(we.Message, "unauthenticated") {
+		t.Errorf("call without a client: %q, %v", got, err)
+	}
+	if diff := cmp.Diff([]string{"anonymous denied unauthenticated call refused"},
+		out.events("security_violation")); diff != "" {
+		t.Errorf("security_violation events (-want +got):\n%s", diff)
+	}
+	want := map[string]float64{"audit_security_violations_total": 1,
+		`memory_mcp_tool_calls_total{result="refused",tool="query_memory"}`: 1}
+	if diff := cmp.Diff(want, (&rig{reg: reg}).counters(t)); diff != "" {
+		t.Errorf("counters (-want +got):\n%s", diff)
+	}
+}

@@ -71,7 +71,7 @@ func (l *Layers) callTool(ctx context.Context, next mcp.MethodHandler, req mcp.R
 		return next(ctx, "tools/call", req)
 	}
 	tool := params.Name
-	md := map[string]any{"tool": tool}
+	md := map[string]any{"tool": guard.Clip(tool)}
 	checked := mark == l.checkedMark(tool)
 	if err := l.checkMCPCall(ctx, c, tool, params.Arguments, checked); err != nil {
 		op := audit.OpSecurityViolation
@@ -100,7 +100,7 @@ func (l *Layers) checkMCPCall(ctx context.Context, c *identity.Client, tool stri
 	}
 	class := l.opts.Classify(tool)
 	if !checked {
-		if err := guard.CheckJSON(args, *l.limits.Load()); len(args) > 0 && err != nil {
+		if err := guard.CheckJSON(args, l.limits.Load().forTool(tool)); len(args) > 0 && err != nil {
 			return err
 		}
 		if err := l.policy.CheckClient(c); err != nil {
@@ -146,7 +146,7 @@ func (l *Layers) observe(ctx context.Context, tool string, res mcp.Result, err e
 		level = audit.LevelDebug
 	}
 	l.audit.Record(ctx, audit.Event{Level: level, Operation: audit.OpToolCall, Result: outcome,
-		Metadata: map[string]any{"tool": tool, "duration_ms": d.Milliseconds()}})
+		Metadata: map[string]any{"tool": guard.Clip(tool), "duration_ms": d.Milliseconds()}})
 }
 
 func (l *Layers) countRefusal(tool string) {

@@ -105,6 +105,12 @@ func TestRefusals(t *testing.T) {
 		{name: "too many keys", token: writerToken, body: callBody(1, "query_memory", manyKeys),
 			want: refusal{status: http.StatusBadRequest, body: keysBody, event: keysEvent,
 				counters: map[string]float64{"audit_security_violations_total": 1}}},
+		{name: "not JSON", token: writerToken, body: `{"jsonrpc":"2.0","id":1,`,
+			want: refusal{status: http.StatusBadRequest,
+				body: rpcErr("null", "-32600", `"request is not valid JSON near $"`),
+				event: denied("anonymous", map[string]any{"reason": "request is not valid JSON near $",
+					"remote_addr": rigRemote}),
+				counters: map[string]float64{"audit_security_violations_total": 1}}},
 		{name: "blocked source", token: writerToken, body: read(1),
 			config: func(c *runtimeconfig.Config) { c.BlockedClients.CIDRs = []string{"192.0.2.0/24"} },
 			want: refusal{status: http.StatusForbidden,
@@ -257,5 +263,46 @@ func TestDisabledToolIsHiddenFromList(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("disabled %v: tools/list (-want +got):\n%s", disabled, diff)
 		}
+	}
+}
+
+// TestOnlyTheCodeToolTakesModuleSizedStrings turns the sandbox on, which
+// lets execute_agent_code carry a module far larger than the input limits:
+// that allowance is the code tool's alone, also when a body names it in
+// a key the SDK does not read.
+func TestOnlyTheCodeToolTakesModuleSizedStrings(t *testing.T) {
+	long := strings.Repeat("x", 5000) // past the rig's string and body limits
+	tests := []struct {
+		name, body string
+		wantStatus int
+		wantError  string // "" when the tool runs
+	}{
+		{"a long string for another tool", callBody(1, "query_memory", map[string]any{"text": long}),
+			http.StatusRequestEntityTooLarge, "request exceeds the body_bytes limit of 4096 at $; send less data per call"},
+		{"a long string within the body limit for another tool",
+			callBody(1, "query_memory", map[string]any{"text": long[:65]}),
+			http.StatusBadRequest, "request exceeds the string_bytes limit of 64 at $.params.arguments.text; " +
+				"send less data per call"},
+		{"a module-sized string for the code tool", callBody(1, codeTool, map[string]any{"module_base64": long}),
+			http.StatusOK, ""},
+		{"the code tool named in a key the SDK ignores", `{"jsonrpc":"2.0","id":1,"method":"tools/call",` +
+			`"params":{"name":"query_memory","arguments":{"text":"` + long[:65] + `"},"NAME":"` + codeTool + `"}}`,
+			http.StatusOK, "request exceeds the string_bytes limit of 64 at $.text; send less data per call"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := rigConfig()
+			cfg.Sandbox.Enabled = true
+			r := newRig(t, cfg, testCredentials())
+			w := r.post(writerToken, tt.body, nil)
+			var got struct{ Error struct{ Message string } }
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != tt.wantStatus ||
+				got.Error.Message != tt.wantError {
+				t.Errorf("got %d %s, want %d with error %q", w.Code, w.Body, tt.wantStatus, tt.wantError)
+			}
+			if ran := len(r.seen()) > 0; ran != (tt.wantError == "") {
+				t.Errorf("tool ran = %v, want %v", ran, tt.wantError == "")
+			}
+		})
 	}
 }

@@ -39,6 +39,10 @@ type SyslogSink struct {
 	// ProbeFor is how long to watch for a closed connection after a batch;
 	// defaults to 50ms.
 	ProbeFor time.Duration
+	// WriteTimeout bounds the writing of one batch; defaults to 30s. A
+	// receiver that stops reading then fails the batch, to be sent again,
+	// instead of holding the shipper in a write that may never return.
+	WriteTimeout time.Duration
 
 	conn net.Conn
 }
@@ -50,7 +54,20 @@ func (s *SyslogSink) Send(ctx context.Context, batch []Record) error {
 			return err
 		}
 	}
-	w := bufio.NewWriterSize(s.conn, 64<<10)
+	conn := s.conn
+	timeout := s.WriteTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return s.fail(fmt.Errorf("writing to syslog %s: %w", s.Address, err))
+	}
+	// Stopping the shipper interrupts a write blocked on a full socket, so
+	// reconfiguration and shutdown, which wait for the shipper, never wait
+	// on the receiver.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+	w := bufio.NewWriterSize(conn, 64<<10)
 	for _, r := range batch {
 		if _, err := w.Write(s.frame(r)); err != nil {
 			return s.fail(fmt.Errorf("writing to syslog %s: %w", s.Address, err))
