@@ -8,8 +8,9 @@
 //
 // Document ids are dense, increasing integers (the store's row ids), so
 // posting lists stay sorted by appending and scores accumulate in a flat
-// array. Deleted documents are tombstoned: their postings stay until the
-// index is rebuilt when the store is reopened.
+// array. Removing a document drops its postings too, because SQLite gives
+// the id of a deleted newest row to the next insert: a tombstone would
+// come back to life with the new document's first Add.
 package bm25
 
 import (
@@ -84,7 +85,7 @@ func addPosting(ps []posting, doc, tf uint32) []posting {
 	if n := len(ps); n == 0 || ps[n-1].doc < doc {
 		return append(ps, posting{doc, tf})
 	}
-	i, found := slices.BinarySearchFunc(ps, doc, func(p posting, d uint32) int { return cmp.Compare(p.doc, d) })
+	i, found := slices.BinarySearchFunc(ps, doc, comparePosting)
 	if found {
 		ps[i].tf += tf
 		return ps
@@ -92,12 +93,27 @@ func addPosting(ps []posting, doc, tf uint32) []posting {
 	return slices.Insert(ps, i, posting{doc, tf})
 }
 
-// Remove drops doc from results.
+func comparePosting(p posting, doc uint32) int { return cmp.Compare(p.doc, doc) }
+
+// Remove drops doc and its postings, so that doc can be indexed afresh.
+// It visits every term, which is fine for deletes but not for a hot path;
+// an absent doc costs nothing.
 func (ix *Index) Remove(doc uint32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	// Note: a doc has postings exactly when its length is not zero.
 	if int(doc) >= len(ix.docLen) || ix.docLen[doc] == 0 {
 		return
+	}
+	for term, ps := range ix.postings {
+		i, found := slices.BinarySearchFunc(ps, doc, comparePosting)
+		switch {
+		case !found:
+		case len(ps) == 1:
+			delete(ix.postings, term)
+		default:
+			ix.postings[term] = slices.Delete(ps, i, i+1)
+		}
 	}
 	ix.totalLen -= uint64(ix.docLen[doc])
 	ix.docLen[doc] = 0

@@ -80,3 +80,23 @@ func TestOutOfOrderAdds(t *testing.T) {
 		t.Errorf("got %d hits, want 3", len(got))
 	}
 }
+
+// TestRemovedIDReused indexes a new document under a removed one's id, as
+// SQLite does after the newest episode is deleted.
+func TestRemovedIDReused(t *testing.T) {
+	ix := New()
+	ix.Add(1, "kept")
+	ix.Add(2, "zebra crossing")
+	ix.Remove(2)
+	ix.Add(2, "quiet walrus")
+
+	if got := docs(ix.Search("zebra", 10)); len(got) != 0 {
+		t.Errorf("the removed document's word finds %v, want nothing", got)
+	}
+	if diff := cmp.Diff([]uint32{2}, docs(ix.Search("walrus", 10))); diff != "" {
+		t.Errorf("Search(walrus) (-want +got):\n%s", diff)
+	}
+	if ix.Len() != 2 {
+		t.Errorf("Len = %d, want 2", ix.Len())
+	}
+}

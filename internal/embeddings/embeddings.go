@@ -24,10 +24,17 @@ type Config struct {
 	// appends /v1/embeddings.
 	BaseURL string `json:"base_url"`
 	Model   string `json:"model"`
-	// APIKeyEnv names the environment variable holding the bearer token.
-	// Empty means the provider needs no key.
+	// APIKeyEnv names the environment variable holding the bearer token;
+	// the name must end in APIKeySuffix. Empty means the provider needs no
+	// key.
 	APIKeyEnv string `json:"api_key_env,omitempty"`
 }
+
+// APIKeySuffix ends every name APIKeyEnv may take. The caller chooses both
+// the variable and the URL its value is sent to, so without a bound on the
+// name any secret in the server's environment (the PostgreSQL URL, cloud
+// credentials) could be sent to a host of the caller's choosing.
+const APIKeySuffix = "_API_KEY"
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -48,6 +55,10 @@ func (c Config) Validate() error {
 	}
 	if !envName.MatchString(c.APIKeyEnv) {
 		return fmt.Errorf("api_key_env %q is not an environment variable name", c.APIKeyEnv)
+	}
+	if !strings.HasSuffix(c.APIKeyEnv, APIKeySuffix) {
+		return fmt.Errorf("api_key_env %q must name a variable ending in %s, such as OPENAI%s",
+			c.APIKeyEnv, APIKeySuffix, APIKeySuffix)
 	}
 	if os.Getenv(c.APIKeyEnv) == "" {
 		return fmt.Errorf("%s: %w", c.APIKeyEnv, ErrKeyMissing)

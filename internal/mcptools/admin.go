@@ -35,7 +35,7 @@ type EmbeddingsInput struct {
 	Enabled   bool   `json:"enabled" jsonschema:"false turns semantic similarity off; the other fields are then ignored"`
 	BaseURL   string `json:"base_url,omitempty" jsonschema:"root of an OpenAI-compatible API; /v1/embeddings is appended"`
 	Model     string `json:"model,omitempty" jsonschema:"embedding model name"`
-	APIKeyEnv string `json:"api_key_env,omitempty" jsonschema:"NAME of the server environment variable holding the API key; never the key itself"`
+	APIKeyEnv string `json:"api_key_env,omitempty" jsonschema:"NAME of the server environment variable holding the API key, ending in _API_KEY (e.g. OPENAI_API_KEY); never the key itself"`
 }
 
 // EmbeddingsOutput shows the active configuration, without any key.

@@ -17,6 +17,9 @@ type compiledModule struct {
 	// initialPages is the largest declared initial memory, checked against
 	// the memory limit of each run, since that limit may change.
 	initialPages uint32
+	// tableBytes is what the tables may grow to, counted against the
+	// memory limit of each run.
+	tableBytes uint64
 
 	// Guarded by moduleCache.mu.
 	refs    int

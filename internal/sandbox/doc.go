@@ -17,7 +17,8 @@
 //
 //   - Clocks are the host's real wall and monotonic clocks (1µs resolution)
 //     and sleeping really sleeps: programs may time their work or stamp
-//     results, and the wall-time limit bounds a sleeper like a spinner.
+//     results, and the wall-time limit bounds a sleeper like a spinner
+//     (a sleep wakes when the run is stopped).
 //     The clocks are not coarsened, so a program can measure its own timing
 //     finely; it shares no secrets with the host through the sandbox, but
 //     this is a side channel stricter deployments might want to close.
@@ -40,5 +41,9 @@
 //     count to drop below the new bound.
 //   - Limitation: a run that is stopped (time or output limit) is ended
 //     at wazero's next check, at function entries and loop back-edges, so
-//     a host call already in progress (a long write) finishes first.
+//     a host call already in progress (a long write) finishes first. Sleep
+//     is the one host call that could last long, and it is cut short.
+//   - Tables count against the memory limit, since wazero keeps them in
+//     host memory: a table without a declared maximum gets its minimum as
+//     maximum (see scanModule), so table.grow cannot reach past the limit.
 package sandbox

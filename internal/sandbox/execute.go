@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
@@ -19,15 +20,25 @@ const programName = "agent"
 // startFunction is the entry point of a WASI command.
 const startFunction = "_start"
 
-// compile compiles module and vets it once for every later run.
+// compile compiles module, with its tables bounded (see scanModule), and
+// vets it once for every later run.
 func (r *Runner) compile(module []byte) (*compiledModule, error) {
 	ctx := context.Background()
+	facts, scanErr := scanModule(module)
+	if scanErr == nil {
+		module = facts.bounded
+	}
+	// A module the scan refused is still compiled: wazero's error says
+	// better what is wrong with it.
 	compiled, err := r.runtime.CompileModule(ctx, module)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
 	}
+	if scanErr != nil {
+		return nil, errors.Join(fmt.Errorf("%w: %w", ErrInvalidModule, scanErr), compiled.Close(ctx))
+	}
 
-	m, err := r.vet(module, compiled)
+	m, err := r.vet(facts, compiled)
 	if err != nil {
 		return nil, errors.Join(err, compiled.Close(ctx))
 	}
@@ -36,12 +47,7 @@ func (r *Runner) compile(module []byte) (*compiledModule, error) {
 
 // vet refuses modules that import anything but WASI functions, or that are
 // not commands.
-func (r *Runner) vet(module []byte, compiled wazero.CompiledModule) (*compiledModule, error) {
-	facts, err := scanModule(module)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
-	}
-
+func (r *Runner) vet(facts moduleFacts, compiled wazero.CompiledModule) (*compiledModule, error) {
 	var forbidden []string
 	for _, imp := range facts.imports {
 		isWASI := imp.module == wasi_snapshot_preview1.ModuleName && imp.kind == importFunc
@@ -57,15 +63,22 @@ func (r *Runner) vet(module []byte, compiled wazero.CompiledModule) (*compiledMo
 		return nil, fmt.Errorf("%w: no %s export; build a WASI command, not a library",
 			ErrInvalidModule, startFunction)
 	}
-	return &compiledModule{compiled: compiled, initialPages: facts.initialPages}, nil
+	return &compiledModule{compiled: compiled, initialPages: facts.initialPages,
+		tableBytes: facts.tableEntries * tableEntryBytes}, nil
 }
 
 // execute instantiates m and runs its entry point under limits, filling res.
 func (r *Runner) execute(
 	ctx context.Context, m *compiledModule, input []byte, limits Limits, res *Result,
 ) error {
+	// Tables take their share of the memory limit first; linear memory
+	// may use the rest.
 	memErr := &LimitError{Limit: LimitMemory, Bound: fmt.Sprintf("%d bytes", limits.MemoryBytes)}
-	if m.initialPages > limits.memoryPages() {
+	if m.tableBytes > uint64(limits.MemoryBytes) {
+		return memErr
+	}
+	linearPages := uint32((uint64(limits.MemoryBytes) - m.tableBytes) / PageSize)
+	if m.initialPages > linearPages {
 		return memErr
 	}
 
@@ -76,22 +89,22 @@ func (r *Runner) execute(
 	timeoutErr := &LimitError{Limit: LimitTimeout, Bound: limits.Timeout.String()}
 	runCtx, cancel := context.WithTimeoutCause(runCtx, limits.Timeout, timeoutErr)
 	defer cancel()
-	guard := newMemoryGuard(limits.memoryPages())
+	guard := newMemoryGuard(linearPages)
 	runCtx = experimental.WithMemoryAllocator(runCtx, guard)
 
 	outErr := &LimitError{Limit: LimitOutput, Bound: fmt.Sprintf("%d bytes", limits.MaxOutputBytes)}
 	stdout := newCappedBuffer(limits.MaxOutputBytes, stop, outErr)
 	stderr := newCappedBuffer(limits.MaxOutputBytes, stop, outErr)
 
-	err := r.instantiateAndStart(runCtx, m, moduleConfig(input, stdout, stderr), guard, memErr)
+	err := r.instantiateAndStart(runCtx, m, moduleConfig(runCtx, input, stdout, stderr), guard, memErr)
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
 	return classify(ctx, runCtx, err, guard, memErr, res)
 }
 
-// moduleConfig grants a module stdin, stdout, stderr, clocks and randomness,
-// and nothing else: no arguments beyond its name, no environment, no
-// directories, no sockets.
-func moduleConfig(input []byte, stdout, stderr *cappedBuffer) wazero.ModuleConfig {
+// moduleConfig grants a module stdin, stdout, stderr, clocks, sleep and
+// randomness, and nothing else: no arguments beyond its name, no
+// environment, no directories, no sockets. Sleeps end with ctx.
+func moduleConfig(ctx context.Context, input []byte, stdout, stderr *cappedBuffer) wazero.ModuleConfig {
 	return wazero.NewModuleConfig().
 		// An empty name lets many instances of one module run at once.
 		WithName("").
@@ -101,10 +114,25 @@ func moduleConfig(input []byte, stdout, stderr *cappedBuffer) wazero.ModuleConfi
 		WithStderr(stderr).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		WithNanosleep(sleepUntilDone(ctx)).
 		WithRandSource(rand.Reader).
 		// Started by hand, after the initial memory is checked.
 		WithStartFunctions()
+}
+
+// sleepUntilDone is the module's sleep (poll_oneoff with a clock). It
+// wakes when ctx ends: wazero stops a module between instructions only,
+// never inside a host call, so a plain time.Sleep would let a sleeping
+// program outlast the time limit by as long as it asked to sleep.
+func sleepUntilDone(ctx context.Context) sys.Nanosleep {
+	return func(ns int64) {
+		timer := time.NewTimer(time.Duration(ns))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+	}
 }
 
 func (r *Runner) instantiateAndStart(

@@ -31,8 +31,9 @@ var ErrInvalidLimits = errors.New("invalid sandbox limits")
 // Limits bounds what one run may consume. The zero value is invalid; start
 // from DefaultLimits.
 type Limits struct {
-	// MemoryBytes caps a module's linear memory. It is rounded down to whole
-	// 64 KiB pages and may not exceed MemoryCeilingBytes.
+	// MemoryBytes caps a module's linear memory together with what its
+	// tables may grow to. Linear memory gets whole 64 KiB pages of what the
+	// tables leave. It may not exceed MemoryCeilingBytes.
 	MemoryBytes int64
 	// Timeout caps the wall time of one run, from instantiation to exit.
 	// Compilation of an uncached module is not counted.
@@ -85,11 +86,6 @@ func (l Limits) Validate() error {
 	check(l.QueueTimeout >= 0 && l.QueueTimeout <= maxQueueTimeout,
 		"queue timeout must be between 0 and %s, got %s", maxQueueTimeout, l.QueueTimeout)
 	return errors.Join(errs...)
-}
-
-// memoryPages is MemoryBytes in whole pages.
-func (l Limits) memoryPages() uint32 {
-	return uint32(l.MemoryBytes / PageSize)
 }
 
 // RunOptions narrows the limits of a single run. A zero field keeps the

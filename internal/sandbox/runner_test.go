@@ -62,13 +62,20 @@ func TestRun(t *testing.T) {
 			check:  wantGuestFailure,
 		},
 		{
-			name:   "dialing a socket fails inside the guest",
-			module: guests["netdial"],
+			name:   "accepting on a socket fails inside the guest",
+			module: guests["sockets"],
 			check:  wantGuestFailure,
 		},
 		{
 			name:    "infinite loop ends at the time limit",
 			module:  guests["spin"],
+			limits:  func(l *Limits) { l.Timeout = 200 * time.Millisecond },
+			want:    outcome{ExitCode: -1, LimitHit: LimitTimeout},
+			wantErr: &LimitError{Limit: LimitTimeout},
+		},
+		{
+			name:    "sleep ends at the time limit",
+			module:  guests["sleep"],
 			limits:  func(l *Limits) { l.Timeout = 200 * time.Millisecond },
 			want:    outcome{ExitCode: -1, LimitHit: LimitTimeout},
 			wantErr: &LimitError{Limit: LimitTimeout},
@@ -129,6 +136,21 @@ func TestRun(t *testing.T) {
 			limits:  func(l *Limits) { l.MemoryBytes = 64 << 20 },
 			want:    outcome{ExitCode: -1, LimitHit: LimitMemory},
 			wantErr: &LimitError{Limit: LimitMemory},
+		},
+		{
+			// 2^24 entries take 128 MiB of host memory, which linear
+			// memory limits do not see.
+			name:    "table above the memory limit never starts",
+			module:  tableModule(1 << 24),
+			limits:  func(l *Limits) { l.MemoryBytes = 64 << 20 },
+			want:    outcome{ExitCode: -1, LimitHit: LimitMemory},
+			wantErr: &LimitError{Limit: LimitMemory},
+		},
+		{
+			name:   "a table without a maximum cannot grow",
+			module: tableGrowModule(1 << 24),
+			limits: func(l *Limits) { l.MemoryBytes = 64 << 20 },
+			want:   outcome{},
 		},
 		{
 			name:   "hand-assembled command writes stdout",

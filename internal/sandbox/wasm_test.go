@@ -9,6 +9,7 @@ const (
 	secType     = 1
 	secImport   = 2
 	secFunction = 3
+	secTable    = 4
 	secMemory   = 5
 	secExport   = 7
 	secCode     = 10
@@ -18,10 +19,19 @@ const (
 	valI32   = 0x7f
 	funcForm = 0x60
 
-	opCall     = 0x10
-	opDrop     = 0x1a
-	opI32Const = 0x41
-	opEnd      = 0x0b
+	opUnreachable = 0x00
+	opIf          = 0x04
+	opCall        = 0x10
+	opDrop        = 0x1a
+	opI32Const    = 0x41
+	opI32Ne       = 0x47
+	opRefNull     = 0xd0
+	opPrefixFC    = 0xfc
+	opEnd         = 0x0b
+
+	blockEmpty  = 0x40
+	refFunc     = 0x70
+	fcTableGrow = 15
 )
 
 func uleb(v uint32) []byte {
@@ -129,4 +139,49 @@ func helloModule(tag string) []byte {
 		sections = append(sections, section(secCustom, cat(wname("tag"), []byte(tag))))
 	}
 	return wasmModule(sections...)
+}
+
+// sleb encodes a signed LEB128, as i32.const immediates are.
+func sleb(v int32) []byte {
+	var out []byte
+	for {
+		b := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && b&0x40 == 0) || (v == -1 && b&0x40 != 0) {
+			return append(out, b)
+		}
+		out = append(out, b|0x80)
+	}
+}
+
+// funcTable declares a funcref table of minEntries with no maximum, as the
+// Go linker does.
+func funcTable(minEntries uint32) []byte {
+	return section(secTable, vec(cat([]byte{refFunc, 0x00}, uleb(minEntries))))
+}
+
+// tableModule defines a table of minEntries and an empty _start.
+func tableModule(minEntries uint32) []byte {
+	return wasmModule(
+		section(secType, vec(emptyFuncType)),
+		section(secFunction, vec(uleb(0))),
+		funcTable(minEntries),
+		section(secExport, vec(cat(wname("_start"), []byte{0x00}, uleb(0)))),
+		section(secCode, vec(cat(uleb(2), []byte{0x00, opEnd}))),
+	)
+}
+
+// tableGrowModule's _start grows an empty table by delta entries and traps
+// when the growth succeeded.
+func tableGrowModule(delta int32) []byte {
+	body := cat([]byte{0x00, opRefNull, refFunc, opI32Const}, sleb(delta),
+		[]byte{opPrefixFC, fcTableGrow, 0x00}, []byte{opI32Const}, sleb(-1),
+		[]byte{opI32Ne, opIf, blockEmpty, opUnreachable, opEnd, opEnd})
+	return wasmModule(
+		section(secType, vec(emptyFuncType)),
+		section(secFunction, vec(uleb(0))),
+		funcTable(0),
+		section(secExport, vec(cat(wname("_start"), []byte{0x00}, uleb(0)))),
+		section(secCode, vec(cat(uleb(uint32(len(body))), body))),
+	)
 }

@@ -20,7 +20,9 @@ type Store interface {
 	// must be set by the caller.
 	CreateEpisode(ctx context.Context, e *memory.Episode) error
 	// AppendStep stores a step durably and returns it with its sequence
-	// number. It fails with ErrAlreadyCompleted on a completed episode.
+	// number. It fails with ErrAlreadyCompleted on a completed episode, and
+	// with a *memory.ValidationError once the episode holds
+	// memory.MaxStepsPerEpisode steps.
 	AppendStep(ctx context.Context, episodeID string, s memory.Step) (memory.Step, error)
 	// CompleteEpisode records the completion and merges the observations
 	// into patterns in one transaction. A second completion fails with
@@ -32,6 +34,8 @@ type Store interface {
 	// Pattern counts keep the episode's contribution.
 	DeleteEpisode(ctx context.Context, id string) error
 	// AddTags and RemoveTags change an episode's tags and return the result.
+	// AddTags fails with a *memory.ValidationError when the episode would
+	// hold more than memory.MaxTags.
 	AddTags(ctx context.Context, id string, tags []string) ([]string, error)
 	RemoveTags(ctx context.Context, id string, tags []string) ([]string, error)
 	// SearchByTags lists episodes holding all (or, with matchAll false,

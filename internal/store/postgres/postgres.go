@@ -102,9 +102,19 @@ func (dialect) IndexEpisode(ctx context.Context, q sqlstore.Querier, seq int64, 
 	return err
 }
 
+// maxSearchText is the length past which steps no longer add to an
+// episode's search text. Every append rewrites the row and recomputes its
+// tsvector from the whole text, so an unbounded text would make each step
+// of a long episode slower than the one before.
+//
+// Limitation: steps logged after the text reached this length are not
+// found by full-text search in PostgreSQL (SQLite indexes every step); a
+// table of step texts with its own index would lift this.
+const maxSearchText = 32 << 10
+
 func (dialect) AppendIndex(ctx context.Context, q sqlstore.Querier, seq int64, text string) error {
 	_, err := q.Exec(ctx, `UPDATE episodes SET search_text = search_text || ' ' || ?
-		WHERE seq = ?`, text, seq)
+		WHERE seq = ? AND length(search_text) < ?`, text, seq, maxSearchText)
 	return err
 }
 

@@ -101,8 +101,11 @@ func (dialect) LockMigrations(context.Context, sqlstore.Querier) error { return 
 // IndexEpisode and AppendIndex update the index inside the write
 // transaction, so a reader never misses a committed step. A transaction
 // that then rolls back leaves a posting for a row that does not exist,
-// which searches skip when they read rows.
+// which searches skip when they read rows. SQLite may give that row's seq
+// (or a deleted newest row's) to the next insert, so IndexEpisode clears
+// whatever the index still holds under seq before adding the new text.
 func (d dialect) IndexEpisode(_ context.Context, _ sqlstore.Querier, seq int64, text string) error {
+	d.index.Remove(uint32(seq))
 	d.index.Add(uint32(seq), text)
 	return nil
 }

@@ -63,3 +63,19 @@ func TestReopenRebuildsIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestStepLimit runs storetest.StepLimit without fsync, which only makes
+// it quicker: the limit lives in SQL that PostgreSQL shares.
+func TestStepLimit(t *testing.T) {
+	s, err := sqlite.OpenWithOptions(context.Background(), filepath.Join(t.TempDir(), "memory.db"),
+		sqlite.Options{UnsafeNoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	storetest.StepLimit(t, s)
+}

@@ -12,8 +12,17 @@ import (
 // Migrate applies the migrations not yet recorded in schema_migrations,
 // each in its own transaction together with its record.
 func (s *Store) Migrate(ctx context.Context, migrations []store.Migration) error {
-	_, err := s.db.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+	// Note: even CREATE TABLE IF NOT EXISTS fails in PostgreSQL when two
+	// sessions run it at once, so replicas starting together take the
+	// migration lock for it too.
+	err := s.db.InTx(ctx, func(q Querier) error {
+		if err := s.dialect.LockMigrations(ctx, q); err != nil {
+			return fmt.Errorf("locking: %w", err)
+		}
+		_, err := q.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}

@@ -22,8 +22,8 @@ func (s *Store) Patterns(ctx context.Context, f store.PatternFilter) ([]memory.P
 		args = append(args, f.Domain)
 	}
 	if f.KeyContains != "" {
-		b.WriteString(" AND (LOWER(key) LIKE ? OR LOWER(description) LIKE ?)")
-		like := "%" + strings.ToLower(f.KeyContains) + "%"
+		b.WriteString(` AND (LOWER(key) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\')`)
+		like := "%" + likeEscaper.Replace(strings.ToLower(f.KeyContains)) + "%"
 		args = append(args, like, like)
 	}
 	args = append(args, f.MinOccurrences, f.Limit)
@@ -44,6 +44,10 @@ func (s *Store) Patterns(ctx context.Context, f store.PatternFilter) ([]memory.P
 	}
 	return out, nil
 }
+
+// likeEscaper makes LIKE match its pattern's wildcards literally, so a
+// search for a tool name such as read_file contains what it says.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 func scanPatterns(rows Rows) ([]memory.Pattern, error) {
 	defer rows.Close()

@@ -116,7 +116,13 @@ func (s *Store) DeleteEpisode(ctx context.Context, id string) error {
 // AddTags implements store.Store.
 func (s *Store) AddTags(ctx context.Context, id string, tags []string) ([]string, error) {
 	return s.changeTags(ctx, id, func(q Querier, cur []string) ([]string, error) {
-		return memory.NormalizeTags(append(cur, tags...)), insertTags(ctx, q, id, tags)
+		out := memory.NormalizeTags(append(cur, tags...))
+		if len(out) > memory.MaxTags {
+			return nil, &memory.ValidationError{Field: "tags", Reason: fmt.Sprintf(
+				"episode %s would have %d tags, at most %d are kept; remove some first",
+				id, len(out), memory.MaxTags)}
+		}
+		return out, insertTags(ctx, q, id, tags)
 	})
 }
 

@@ -76,8 +76,8 @@ func (s *Store) AppendStep(ctx context.Context, id string, st memory.Step) (memo
 	err := s.db.InTx(ctx, func(q Querier) error {
 		var seq int64
 		err := q.QueryRow(ctx, `UPDATE episodes SET step_count = step_count + 1, updated_at = ?
-			WHERE id = ? AND completed_at IS NULL RETURNING seq, step_count`,
-			store.UnixNano(st.At), id).Scan(&seq, &st.Seq)
+			WHERE id = ? AND completed_at IS NULL AND step_count < ? RETURNING seq, step_count`,
+			store.UnixNano(st.At), id, memory.MaxStepsPerEpisode).Scan(&seq, &st.Seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.whyNotOpen(ctx, q, id)
 		}
@@ -99,10 +99,12 @@ func (s *Store) AppendStep(ctx context.Context, id string, st memory.Step) (memo
 	return st, err
 }
 
-// whyNotOpen tells a missing episode from a completed one.
+// whyNotOpen tells a missing episode from a completed or a full one.
 func (s *Store) whyNotOpen(ctx context.Context, q Querier, id string) error {
 	var completed sql.NullInt64
-	err := q.QueryRow(ctx, `SELECT completed_at FROM episodes WHERE id = ?`, id).Scan(&completed)
+	var steps int
+	err := q.QueryRow(ctx, `SELECT completed_at, step_count FROM episodes WHERE id = ?`,
+		id).Scan(&completed, &steps)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("episode %s: %w", id, memory.ErrNotFound)
@@ -110,6 +112,10 @@ func (s *Store) whyNotOpen(ctx context.Context, q Querier, id string) error {
 		return fmt.Errorf("reading episode: %w", err)
 	case completed.Valid:
 		return fmt.Errorf("episode %s: %w", id, memory.ErrAlreadyCompleted)
+	case steps >= memory.MaxStepsPerEpisode:
+		return &memory.ValidationError{Field: "episode_id", Reason: fmt.Sprintf(
+			"episode %s holds %d steps, the most one episode may; complete it and record "+
+				"further work in a new episode", id, steps)}
 	}
 	return fmt.Errorf("episode %s changed during the update; retry", id)
 }

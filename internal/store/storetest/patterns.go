@@ -50,6 +50,13 @@ func testPatterns(t *testing.T, s store.Store) {
 	if len(got) != 2 {
 		t.Errorf("patterns matching build with 3 occurrences: got %d, want 2 (sequence, recovery)", len(got))
 	}
+	// LIKE's wildcards in the text are matched as themselves.
+	for _, text := range []string{"b_ild", "%"} {
+		got, err = s.Patterns(ctx, store.PatternFilter{KeyContains: text, Limit: 10})
+		if err != nil || len(got) != 0 {
+			t.Errorf("patterns containing %q: got %d, %v; want none", text, len(got), err)
+		}
+	}
 	st, err := s.Stats(ctx)
 	if err != nil {
 		t.Fatalf("Stats: %v", err)

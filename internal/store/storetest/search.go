@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,6 +95,15 @@ func testTags(t *testing.T, s store.Store) {
 		t.Errorf("tags after remove (-want +got):\n%s", diff)
 	}
 
+	many := make([]string, memory.MaxTags)
+	for i := range many {
+		many[i] = fmt.Sprintf("tag%02d", i)
+	}
+	var ve *memory.ValidationError
+	if _, err := s.AddTags(ctx, "ep-a", many); !errors.As(err, &ve) {
+		t.Errorf("AddTags past %d tags = %v, want a ValidationError", memory.MaxTags, err)
+	}
+
 	tests := []struct {
 		tags     []string
 		matchAll bool
@@ -111,5 +122,30 @@ func testTags(t *testing.T, s store.Store) {
 		if diff := cmp.Diff(tt.want, summaryIDs(got)); diff != "" {
 			t.Errorf("SearchByTags(%v, all=%v) (-want +got):\n%s", tt.tags, tt.matchAll, diff)
 		}
+	}
+}
+
+// testDeletedTextStaysGone deletes the newest episode and creates another:
+// the new episode must not inherit the deleted one's words, even where the
+// engine hands the deleted row's key to the next insert.
+func testDeletedTextStaysGone(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, NewEpisode("ep-keep", "kept episode", base))
+	mustCreate(t, s, NewEpisode("ep-gone", "zebra crossing", base.Add(time.Minute)))
+	mustAppend(t, s, "ep-gone", NewStep("okapi", memory.StepSuccess, base))
+	if err := s.DeleteEpisode(ctx, "ep-gone"); err != nil {
+		t.Fatalf("DeleteEpisode: %v", err)
+	}
+	mustCreate(t, s, NewEpisode("ep-new", "quiet walrus", base.Add(2*time.Minute)))
+
+	for _, term := range []string{"zebra", "okapi"} {
+		got, err := s.Search(ctx, store.Query{Terms: []string{term}, Limit: 10})
+		if err != nil || len(got) != 0 {
+			t.Errorf("search for the deleted episode's %q = %v, %v; want nothing", term, candidateIDs(got), err)
+		}
+	}
+	got, err := s.Search(ctx, store.Query{Terms: []string{"walrus"}, Limit: 10})
+	if err != nil || len(got) != 1 || got[0].ID != "ep-new" {
+		t.Errorf("search for the new episode = %v, %v; want ep-new", candidateIDs(got), err)
 	}
 }

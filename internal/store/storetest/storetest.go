@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Tags", testTags},
 		{"Patterns", testPatterns},
 		{"Delete", testDelete},
+		{"DeletedTextStaysGone", testDeletedTextStaysGone},
 		{"Embedding", testEmbedding},
 	}
 	for _, tt := range tests {
@@ -185,4 +186,47 @@ func testConcurrentSteps(t *testing.T, s store.Store) {
 			t.Fatalf("step %d has seq %d", i, st.Seq)
 		}
 	}
+}
+
+// StepLimit fills an episode to memory.MaxStepsPerEpisode and expects the
+// next step refused, naming what to do, and completion still allowed. It
+// is not part of Run: ten thousand durable appends take a while, so a
+// store runs it where appends are cheap.
+func StepLimit(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	e := NewEpisode("ep-full", "a very long episode", base)
+	mustCreate(t, s, e)
+	const workers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < memory.MaxStepsPerEpisode; i += workers {
+				if _, err := s.AppendStep(ctx, e.ID, NewStep("loop", memory.StepSuccess, base)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("AppendStep below the limit: %v", err)
+	}
+
+	_, err := s.AppendStep(ctx, e.ID, NewStep("one-more", memory.StepSuccess, base))
+	var ve *memory.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("AppendStep past the limit = %v, want a ValidationError", err)
+	}
+	got, err := s.GetEpisode(ctx, e.ID)
+	if err != nil {
+		t.Fatalf("GetEpisode: %v", err)
+	}
+	if got.StepCount != memory.MaxStepsPerEpisode || len(got.Steps) != memory.MaxStepsPerEpisode {
+		t.Errorf("episode holds %d steps (count %d), want %d", len(got.Steps), got.StepCount,
+			memory.MaxStepsPerEpisode)
+	}
+	complete(t, s, got, memory.Outcome{Status: memory.OutcomeSuccess})
 }
