@@ -32,9 +32,14 @@ local function describe(c, fallback)
 end
 
 -- Reasons of Ready=False that mean "not there yet" rather than "failed".
+-- The operator writes PodsNotReady whenever fewer pods are ready than
+-- wanted, which includes every fresh server while its pods start; pods that
+-- never become ready turn the Deployment Degraded (progress deadline), and
+-- a failed apply sets Degraded=True, which is checked first.
 local waitingReasons = {
-  Progressing = true, Reconciling = true, RollingOut = true, Pending = true,
-  Creating = true, Scaling = true, WaitingForReplicas = true, Initializing = true,
+  PodsNotReady = true, Progressing = true, Reconciling = true, RollingOut = true,
+  Pending = true, Creating = true, Scaling = true, WaitingForReplicas = true,
+  Initializing = true,
 }
 
 local function assess(obj)

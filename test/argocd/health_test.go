@@ -4,9 +4,14 @@ package argocd
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/envtestutil"
+	"github.com/memorymcp/memory-mcp-operator/internal/testtools"
 )
 
 const healthKey = "resource.customizations.health.memorymcp.io_MemoryMCP"
@@ -96,6 +102,7 @@ func TestHealth(t *testing.T) {
 		{"stale-generation.yaml", "Progressing", "Waiting for the operator to observe generation 4"},
 		{"progressing.yaml", "Progressing", "Waiting for the Deployment to roll out"},
 		{"ready-false-waiting.yaml", "Progressing", "0 of 1 replicas ready"},
+		{"pods-not-ready.yaml", "Progressing", "0 of 1 replicas ready"},
 		{"degraded.yaml", "Degraded", "applying the NetworkPolicy: forbidden"},
 		{"ready-false-failure.yaml", "Degraded", "pod agent-memory-7d9f is crash looping"},
 		{"incident.yaml", "Healthy", "Incident mode active: suspected credential leak"},
@@ -190,5 +197,153 @@ func TestExampleApplications(t *testing.T) {
 	}
 	if waves["memory-mcp-operator"] != "0" || waves["agent-memory"] != "1" {
 		t.Errorf("sync waves = %v, want the operator at 0 and MemoryMCPs at 1", waves)
+	}
+}
+
+// foreignReasonFixtures use condition reasons this operator never writes, to
+// check the script's fallbacks for reasons of other or later versions.
+var foreignReasonFixtures = []string{"ready-false-failure.yaml", "ready-false-waiting.yaml"}
+
+// controllerReasons are the values of the Reason* constants the controller
+// sets on conditions, read from its source so a renamed or added reason
+// reaches the fixtures.
+func controllerReasons(t *testing.T) map[string]bool {
+	t.Helper()
+	path := filepath.Join(envtestutil.RepoRoot(), "controllers", "status.go")
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		spec, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range spec.Names {
+			lit, ok := spec.Values[i].(*ast.BasicLit)
+			if !strings.HasPrefix(name.Name, "Reason") || !ok || lit.Kind != token.STRING {
+				continue
+			}
+			v, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reasons[v] = true
+		}
+		return true
+	})
+	if len(reasons) == 0 {
+		t.Fatalf("no Reason constants in %s", path)
+	}
+	return reasons
+}
+
+// The fixtures describe status the controller really writes: a fixture
+// with an invented reason tests a branch no MemoryMCP ever takes and leaves
+// the real one unchecked.
+func TestFixturesUseControllerReasons(t *testing.T) {
+	reasons := controllerReasons(t)
+	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fixtures {
+		name := filepath.Base(f)
+		if slices.Contains(foreignReasonFixtures, name) {
+			continue
+		}
+		var obj struct {
+			Status struct {
+				Conditions []struct {
+					Type   string `json:"type"`
+					Reason string `json:"reason"`
+				} `json:"conditions"`
+			} `json:"status"`
+		}
+		data, err := yaml.Marshal(readFixture(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(data, &obj); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range obj.Status.Conditions {
+			if !reasons[c.Reason] {
+				t.Errorf("%s: condition %s has reason %q, which controllers/status.go does not declare",
+					name, c.Type, c.Reason)
+			}
+		}
+	}
+}
+
+// The kustomize overlay for Argo CD, built over this tree's config/default
+// instead of the release it names: the CRD goes first and the manager runs
+// a released image, not config/default's placeholder.
+func TestCRDSyncWaveOverlay(t *testing.T) {
+	root := envtestutil.RepoRoot()
+	data, err := os.ReadFile(filepath.Join(root, "docs", "argocd", "crd-sync-wave.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const remote = "https://github.com/memorymcp/memory-mcp-operator/config/default?ref=v0.1.0"
+	if !strings.Contains(string(data), remote) {
+		t.Fatalf("docs/argocd/crd-sync-wave.yaml no longer builds on %s; update this test", remote)
+	}
+	dir := t.TempDir()
+	// kustomize refuses absolute roots; a relative one may leave the folder.
+	base, err := filepath.Rel(dir, filepath.Join(root, "config", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := strings.Replace(string(data), remote, base, 1)
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(local), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(testtools.Kustomize(t), "build", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kustomize build: %v\n%s", err, out)
+	}
+
+	var crdWave string
+	var images []string
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var obj struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Image string `json:"image"`
+						} `json:"containers"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatal(err)
+		}
+		switch obj.Kind {
+		case "CustomResourceDefinition":
+			crdWave = obj.Metadata.Annotations["argocd.argoproj.io/sync-wave"]
+		case "Deployment":
+			for _, c := range obj.Spec.Template.Spec.Containers {
+				images = append(images, c.Image)
+			}
+		}
+	}
+	if crdWave != "-1" {
+		t.Errorf("the CRD's sync wave = %q, want -1", crdWave)
+	}
+	if len(images) == 0 {
+		t.Fatal("the overlay renders no manager Deployment")
+	}
+	for _, img := range images {
+		if !strings.HasPrefix(img, "ghcr.io/memorymcp/memory-mcp-operator:") {
+			t.Errorf("the manager runs image %q, want a released ghcr.io/memorymcp/memory-mcp-operator tag", img)
+		}
 	}
 }

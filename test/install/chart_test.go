@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -186,8 +187,18 @@ func TestHelmTemplateValues(t *testing.T) {
 	})
 	t.Run("monitoring", func(t *testing.T) {
 		objs := renderChart(t, "mmcp-system", "--values", repoPath(chartDir, "ci", "monitoring-values.yaml"))
-		if sm := find(objs, "ServiceMonitor", ""); sm == nil || sm.GetLabels()["release"] != "kube-prometheus-stack" {
-			t.Errorf("ServiceMonitor missing or without its extra label: %v", sm)
+		sm := find(objs, "ServiceMonitor", "")
+		if sm == nil || sm.GetLabels()["release"] != "kube-prometheus-stack" {
+			t.Fatalf("ServiceMonitor missing or without its extra label: %v", sm)
+		}
+		// The dry run serves ServiceMonitor from a stand-in CRD that accepts
+		// any spec; the Prometheus Operator's types catch a misspelt field.
+		var typed monitoringv1.ServiceMonitor
+		if err := yaml.UnmarshalStrict(mustJSON(t, sm.Object), &typed); err != nil {
+			t.Errorf("the ServiceMonitor does not match the Prometheus Operator's types: %v", err)
+		}
+		if len(typed.Spec.Endpoints) != 1 || typed.Spec.Endpoints[0].Port != "https-metrics" {
+			t.Errorf("ServiceMonitor endpoints = %+v, want the https-metrics port", typed.Spec.Endpoints)
 		}
 		checkDashboardConfigMap(t, find(objs, "ConfigMap", "-dashboard"))
 	})

@@ -19,6 +19,10 @@ type stage struct {
 	user       string
 	copies     []string // build-context sources of COPY without --from
 	builds     []string // packages of `go build` in RUN
+	env        map[string]string
+	// static holds the packages of builds that run with CGO_ENABLED=0,
+	// set by ENV in the stage or on the RUN line.
+	static map[string]bool
 }
 
 var goBuildPackage = regexp.MustCompile(`go build .*?(\./cmd/[A-Za-z0-9_./-]+)`)
@@ -38,7 +42,7 @@ func parseDockerfile(t *testing.T) []stage {
 		}
 		switch strings.ToUpper(fields[0]) {
 		case "FROM":
-			s := stage{base: fields[1]}
+			s := stage{base: fields[1], env: map[string]string{}, static: map[string]bool{}}
 			if len(fields) == 4 && strings.EqualFold(fields[2], "AS") {
 				s.name = fields[3]
 			}
@@ -52,9 +56,20 @@ func parseDockerfile(t *testing.T) []stage {
 			}
 			// The last argument is the destination.
 			stages[len(stages)-1].copies = append(stages[len(stages)-1].copies, args[:len(args)-1]...)
+		case "ENV":
+			for _, kv := range fields[1:] {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					stages[len(stages)-1].env[k] = v
+				}
+			}
 		case "RUN":
+			s := &stages[len(stages)-1]
+			cgoOff := s.env["CGO_ENABLED"] == "0" || slices.Contains(fields, "CGO_ENABLED=0")
 			for _, m := range goBuildPackage.FindAllStringSubmatch(sc.Text(), -1) {
-				stages[len(stages)-1].builds = append(stages[len(stages)-1].builds, m[1])
+				s.builds = append(s.builds, m[1])
+				if cgoOff {
+					s.static[m[1]] = true
+				}
 			}
 		}
 	}
@@ -133,6 +148,12 @@ func TestDockerBinariesBuildStatic(t *testing.T) {
 	for _, s := range parseDockerfile(t) {
 		builds = append(builds, s.builds...)
 		copied = append(copied, s.copies...)
+		// The build below sets CGO_ENABLED=0 itself; the Dockerfile must too.
+		for _, pkg := range s.builds {
+			if !s.static[pkg] {
+				t.Errorf("the Dockerfile builds %s without CGO_ENABLED=0 (ENV in its stage or on the RUN line)", pkg)
+			}
+		}
 	}
 	if len(builds) == 0 {
 		t.Fatal("the Dockerfile runs no `go build ./cmd/...`")

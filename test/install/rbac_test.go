@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/memorymcp/memory-mcp-operator/internal/testtools"
@@ -106,4 +107,65 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// grants are the permissions objs give the ServiceAccount named sa, keyed
+// by where they apply: "cluster" through ClusterRoleBindings, "namespace"
+// through RoleBindings in the ServiceAccount's namespace.
+func grants(t *testing.T, objs []*unstructured.Unstructured, sa string) map[string][]string {
+	t.Helper()
+	rules := map[string][]rbacv1.PolicyRule{}
+	for _, o := range objs {
+		if o.GetKind() == "ClusterRole" || o.GetKind() == "Role" {
+			var r rbacv1.ClusterRole
+			if err := yaml.Unmarshal(mustJSON(t, o.Object), &r); err != nil {
+				t.Fatal(err)
+			}
+			rules[o.GetKind()+"/"+o.GetName()] = r.Rules
+		}
+	}
+	bound := map[string]map[permission]bool{"cluster": {}, "namespace": {}}
+	for _, o := range objs {
+		scope := map[string]string{"ClusterRoleBinding": "cluster", "RoleBinding": "namespace"}[o.GetKind()]
+		if scope == "" {
+			continue
+		}
+		var b rbacv1.RoleBinding
+		if err := yaml.Unmarshal(mustJSON(t, o.Object), &b); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == "ServiceAccount" && s.Name == sa
+		}) {
+			continue
+		}
+		role, ok := rules[b.RoleRef.Kind+"/"+b.RoleRef.Name]
+		if !ok {
+			t.Errorf("%s %s binds %s %s, which is not rendered", o.GetKind(), o.GetName(),
+				b.RoleRef.Kind, b.RoleRef.Name)
+		}
+		for p := range permissions(role) {
+			bound[scope][p] = true
+		}
+	}
+	return map[string][]string{"cluster": sorted(bound["cluster"]), "namespace": sorted(bound["namespace"])}
+}
+
+// Everything bound to the manager's ServiceAccount, leader election and
+// metrics authentication included, is the same in the chart and in
+// config/rbac, cluster-wide and in the manager's namespace.
+func TestChartManagerGrantsMatchConfigRBAC(t *testing.T) {
+	requireRoleYAML(t)
+	out, err := run(testtools.Kustomize(t), "build", "config/rbac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := grants(t, decodeAll(t, out), "controller-manager")
+	got := grants(t, renderChart(t, "mmcp-system"), "mmcp-memory-mcp-operator")
+	if len(want["cluster"]) == 0 || len(want["namespace"]) == 0 {
+		t.Fatalf("config/rbac grants the manager nothing in some scope: %v", want)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the chart grants its manager other permissions than config/rbac (-config +chart):\n%s", diff)
+	}
 }
