@@ -13,19 +13,24 @@ import (
 	"github.com/memorymcp/memory-mcp-operator/internal/runtimeconfig"
 )
 
+// DefaultIndex is the Elasticsearch index events go to when none is set.
+// An empty "_index" would fail every item of every bulk request.
+const DefaultIndex = "memory-mcp-audit"
+
 // HTTPSink posts batches as NDJSON or as an Elasticsearch bulk request.
 type HTTPSink struct {
 	URL    string
 	Format string
-	Index  string
+	// Index is the Elasticsearch index; defaults to DefaultIndex.
+	Index string
 	// AuthorizationFile, when set, holds the Authorization header value;
 	// it is read on every send so a rotated credential is picked up.
 	AuthorizationFile string
 	Client            *http.Client
 }
 
-// Send posts the batch; a non-2xx status, or any failed item of a bulk
-// response, fails the whole batch.
+// Send posts the batch; a non-2xx status fails the whole batch. Failed
+// items of a bulk response are reported in a *PartialError.
 func (s *HTTPSink) Send(ctx context.Context, batch []Record) error {
 	body, contentType := s.body(batch)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
@@ -54,7 +59,7 @@ func (s *HTTPSink) Send(ctx context.Context, batch []Record) error {
 		return fmt.Errorf("sink answered %s", resp.Status)
 	}
 	if s.Format == runtimeconfig.FormatElasticsearch {
-		return bulkErrors(respBody)
+		return bulkErrors(respBody, len(batch))
 	}
 	return nil
 }
@@ -75,7 +80,11 @@ func (s *HTTPSink) body(batch []Record) ([]byte, string) {
 		}
 		return b.Bytes(), "application/x-ndjson"
 	}
-	action, _ := json.Marshal(map[string]any{"create": map[string]string{"_index": s.Index}})
+	index := s.Index
+	if index == "" {
+		index = DefaultIndex
+	}
+	action, _ := json.Marshal(map[string]any{"create": map[string]string{"_index": index}})
 	for _, r := range batch {
 		b.Write(action)
 		b.WriteByte('\n')
@@ -86,8 +95,10 @@ func (s *HTTPSink) body(batch []Record) ([]byte, string) {
 }
 
 // bulkErrors reads an Elasticsearch bulk response, where a 200 may still
-// carry failed items.
-func bulkErrors(body []byte) error {
+// carry failed items. Items throttled (429) or failed on the server (5xx)
+// are to be sent again; other failures (a 400 mapping error, say) would
+// fail the same way every time, so they are refused for good.
+func bulkErrors(body []byte, sent int) error {
 	var resp struct {
 		Errors bool                        `json:"errors"`
 		Items  []map[string]bulkItemResult `json:"items"`
@@ -98,19 +109,26 @@ func bulkErrors(body []byte) error {
 	if !resp.Errors {
 		return nil
 	}
-	failed := 0
-	var first string
-	for _, item := range resp.Items {
+	if len(resp.Items) != sent {
+		return fmt.Errorf("bulk response has %d items for %d events", len(resp.Items), sent)
+	}
+	partial := &PartialError{}
+	for i, item := range resp.Items {
 		for _, r := range item {
-			if r.Status/100 != 2 {
-				failed++
-				if first == "" {
-					first = fmt.Sprintf("status %d: %s", r.Status, r.Error)
-				}
+			switch {
+			case r.Status/100 == 2:
+			case r.Status == http.StatusTooManyRequests || r.Status/100 == 5:
+				partial.Retry = append(partial.Retry, i)
+			default:
+				partial.Rejected = append(partial.Rejected,
+					Rejection{Index: i, Reason: fmt.Sprintf("status %d: %s", r.Status, r.Error)})
 			}
 		}
 	}
-	return fmt.Errorf("bulk request had %d failed items (first: %s)", failed, first)
+	if len(partial.Retry) == 0 && len(partial.Rejected) == 0 {
+		return nil
+	}
+	return partial
 }
 
 type bulkItemResult struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -159,15 +161,36 @@ func TestBulkErrors(t *testing.T) {
 		body    string
 		wantErr bool
 	}{
-		{"all created", `{"errors":false,"items":[{"create":{"status":201}}]}`, false},
-		{"one rejected", `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":429}}]}`, true},
+		{"all created", `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}}]}`, false},
+		{"one throttled", `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":429}}]}`, true},
+		{"items missing", `{"errors":true,"items":[{"create":{"status":429}}]}`, true},
 		{"not json", `<html>`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := bulkErrors([]byte(tt.body)); (err != nil) != tt.wantErr {
+			if err := bulkErrors([]byte(tt.body), 2); (err != nil) != tt.wantErr {
 				t.Errorf("bulkErrors() = %v, wantErr %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestBulkErrorsSortsRetryFromRejected(t *testing.T) {
+	body := `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":429}},` +
+		`{"create":{"status":400,"error":{"type":"mapper_parsing_exception"}}},` +
+		`{"create":{"status":503}},{"create":{"status":404}}]}`
+	var partial *PartialError
+	if err := bulkErrors([]byte(body), 5); !errors.As(err, &partial) {
+		t.Fatalf("bulkErrors() = %v, want a *PartialError", err)
+	}
+	if diff := cmp.Diff([]int{1, 3}, partial.Retry); diff != "" {
+		t.Errorf("retry (-want +got):\n%s", diff)
+	}
+	var rejected []int
+	for _, r := range partial.Rejected {
+		rejected = append(rejected, r.Index)
+	}
+	if diff := cmp.Diff([]int{2, 4}, rejected); diff != "" {
+		t.Errorf("rejected (-want +got):\n%s", diff)
 	}
 }

@@ -52,6 +52,8 @@ type running struct {
 	spool  *Spool
 	cancel context.CancelFunc
 	done   chan struct{}
+	// spoolErr is why the spool could not be opened; spool is nil then.
+	spoolErr error
 }
 
 // NewManager returns a manager with no sinks; shippers live until ctx ends.
@@ -82,6 +84,10 @@ func (m *Manager) Forward(line []byte) error {
 	now := m.opts.Now()
 	var errs []error
 	for name, r := range m.running {
+		if r.spool == nil {
+			errs = append(errs, fmt.Errorf("sink %s has no spool: %w", name, r.spoolErr))
+			continue
+		}
 		if err := r.spool.Append(trimNewline(line), now); err != nil {
 			errs = append(errs, fmt.Errorf("sink %s: %w", name, err))
 		}
@@ -107,7 +113,7 @@ func (m *Manager) Configure(cfg runtimeconfig.Audit) error {
 		want[s.Name] = s
 	}
 	for name, r := range m.running {
-		if s, ok := want[name]; !ok || !reflect.DeepEqual(s, r.cfg) {
+		if s, ok := want[name]; !ok || !reflect.DeepEqual(s, r.cfg) || r.spool == nil {
 			m.stop(name, r)
 		}
 	}
@@ -128,6 +134,10 @@ func (m *Manager) Configure(cfg runtimeconfig.Audit) error {
 }
 
 func (m *Manager) stop(name string, r *running) {
+	if r.spool == nil {
+		delete(m.running, name)
+		return
+	}
 	r.cancel()
 	<-r.done
 	if err := r.spool.Close(); err != nil {
@@ -136,27 +146,43 @@ func (m *Manager) stop(name string, r *running) {
 	delete(m.running, name)
 }
 
+// start opens the sink's spool and runs its shipper. A sink that cannot be
+// set up yet is still started: its events are spooled and the shipper
+// retries the setup with backoff. The setup error is returned so the
+// config change reports it.
 func (m *Manager) start(cfg runtimeconfig.Sink, sp runtimeconfig.Spool) error {
-	sink, err := m.newSink(cfg)
+	spool, err := OpenSpool(filepath.Join(sp.Dir, cfg.Name), SpoolOptions{MaxBytes: sp.MaxBytes,
+		BlockFor: m.opts.BlockFor, OnCorrupt: m.corruptReporter(cfg.Name)})
 	if err != nil {
+		// Forward reports every event for this sink as unshipped until a
+		// later Configure opens the spool.
+		m.running[cfg.Name] = &running{cfg: cfg, spoolErr: err}
 		return err
 	}
-	spool, err := OpenSpool(filepath.Join(sp.Dir, cfg.Name),
-		SpoolOptions{MaxBytes: sp.MaxBytes, BlockFor: m.opts.BlockFor})
-	if err != nil {
-		return err
-	}
+	sink, sinkErr := m.newSink(cfg)
 	ctx, cancel := context.WithCancel(m.ctx)
 	r := &running{cfg: cfg, spool: spool, cancel: cancel, done: make(chan struct{})}
 	s := &shipper{name: cfg.Name, spool: spool, sink: sink, batch: m.opts.BatchSize,
+		newSink: func() (Sink, error) { return m.newSink(cfg) },
 		backoff: m.opts.Backoff, metrics: m.metrics, log: m.opts.Log, now: m.opts.Now}
 	go func() {
 		defer close(r.done)
-		defer sink.Close() //nolint:errcheck // the shipper stopped; nothing is left to deliver
 		s.run(ctx)
 	}()
 	m.running[cfg.Name] = r
+	if sinkErr != nil {
+		return fmt.Errorf("events are spooled and the setup retried: %w", sinkErr)
+	}
 	return nil
+}
+
+// corruptReporter counts and logs the spool records a sink skips.
+func (m *Manager) corruptReporter(sink string) func(int64, error) {
+	return func(end int64, err error) {
+		m.metrics.corrupt.WithLabelValues(sink).Inc()
+		m.opts.Log.Error("skipping a corrupt audit spool record; the event is in the local audit log only",
+			"sink", sink, "spool_offset", end, "error", err)
+	}
 }
 
 func (m *Manager) newSink(cfg runtimeconfig.Sink) (Sink, error) {

@@ -9,8 +9,10 @@ package ship
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,7 +33,12 @@ const (
 	ackedFile     = "acked"
 	// stampLen is the width of the hex append time that starts each record.
 	stampLen = 16
+	// sumLen is the width of the hex CRC-32C of the line that follows the
+	// stamp, so a record torn or overwritten in the middle is recognised.
+	sumLen = 8
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Spool is an append-only queue of lines in segment files. Each segment is
 // named by the global byte offset of its first record; the acknowledged
@@ -50,11 +57,21 @@ type Spool struct {
 
 	mu       sync.Mutex
 	segments []segment // ascending; the last is being written
-	w        *os.File
+	w        segmentWriter
 	head     int64 // offset after the last record
 	acked    int64
 	space    chan struct{} // closed and replaced whenever space is freed
 	notify   chan struct{} // holds a token when records wait to be read
+	// skipped is the end of the last corrupt record reported, so a record
+	// read by several Peeks is counted once.
+	skipped   int64
+	onCorrupt func(end int64, err error)
+}
+
+// segmentWriter is the open last segment; *os.File in production.
+type segmentWriter interface {
+	io.WriteCloser
+	Truncate(size int64) error
 }
 
 type segment struct {
@@ -68,6 +85,10 @@ type SpoolOptions struct {
 	// BlockFor is how long Append waits for space before refusing.
 	// Defaults to 200ms.
 	BlockFor time.Duration
+	// OnCorrupt is called once for each record that fails its checksum or
+	// cannot be parsed; the record is skipped, never delivered. end is the
+	// offset after it.
+	OnCorrupt func(end int64, err error)
 }
 
 // OpenSpool opens or creates the spool in dir.
@@ -82,6 +103,10 @@ func OpenSpool(dir string, opts SpoolOptions) (*Spool, error) {
 		dir: dir, maxBytes: opts.MaxBytes, blockFor: opts.BlockFor,
 		segmentBytes: max(opts.MaxBytes/8, 4<<10),
 		space:        make(chan struct{}), notify: make(chan struct{}, 1),
+		onCorrupt: opts.OnCorrupt,
+	}
+	if s.onCorrupt == nil {
+		s.onCorrupt = func(int64, error) {}
 	}
 	if s.blockFor == 0 {
 		s.blockFor = 200 * time.Millisecond
@@ -122,7 +147,11 @@ func (s *Spool) load() error {
 		s.acked, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	}
 	for i := range s.segments {
-		if err := s.measure(&s.segments[i], i == len(s.segments)-1); err != nil {
+		next := int64(-1)
+		if i+1 < len(s.segments) {
+			next = s.segments[i+1].start
+		}
+		if err := s.measure(&s.segments[i], next); err != nil {
 			return err
 		}
 	}
@@ -135,19 +164,23 @@ func (s *Spool) load() error {
 	return s.openWriter()
 }
 
-func (s *Spool) measure(seg *segment, last bool) error {
+// measure sizes a segment. A segment followed by another ends where the
+// next one starts: bytes past that are a torn write that could not be cut
+// back and were never counted. The last segment is cut after its last full
+// line, so appends start on a record boundary.
+func (s *Spool) measure(seg *segment, next int64) error {
 	data, err := os.ReadFile(s.segmentPath(seg.start))
 	if err != nil {
 		return fmt.Errorf("reading spool segment: %w", err)
 	}
-	size := int64(len(data))
-	if last {
-		size = int64(strings.LastIndexByte(string(data), '\n') + 1)
-		if err := os.Truncate(s.segmentPath(seg.start), size); err != nil {
-			return fmt.Errorf("cutting a torn spool record: %w", err)
-		}
+	if next >= 0 {
+		seg.size = min(int64(len(data)), next-seg.start)
+		return nil
 	}
-	seg.size = size
+	seg.size = int64(bytes.LastIndexByte(data, '\n') + 1)
+	if err := os.Truncate(s.segmentPath(seg.start), seg.size); err != nil {
+		return fmt.Errorf("cutting a torn spool record: %w", err)
+	}
 	return nil
 }
 
@@ -171,9 +204,7 @@ func (s *Spool) Used() int64 {
 // Append adds one line (without its newline). When the spool is full it
 // blocks up to BlockFor for the sink to catch up, then returns ErrSpoolFull.
 func (s *Spool) Append(line []byte, now time.Time) error {
-	rec := make([]byte, 0, stampLen+2+len(line))
-	rec = fmt.Appendf(rec, "%016x ", now.UnixNano())
-	rec = append(append(rec, line...), '\n')
+	rec := encodeRecord(line, now)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,7 +212,7 @@ func (s *Spool) Append(line []byte, now time.Time) error {
 		return err
 	}
 	if _, err := s.w.Write(rec); err != nil {
-		return fmt.Errorf("writing spool: %w", err)
+		return errors.Join(fmt.Errorf("writing spool: %w", err), s.cutTornWrite())
 	}
 	s.head += int64(len(rec))
 	s.segments[len(s.segments)-1].size += int64(len(rec))
@@ -190,6 +221,37 @@ func (s *Spool) Append(line []byte, now time.Time) error {
 	default:
 	}
 	return s.maybeRoll()
+}
+
+// encodeRecord frames line as "STAMP SUM LINE\n": the append time and the
+// CRC-32C of the line, both in hex.
+func encodeRecord(line []byte, now time.Time) []byte {
+	rec := make([]byte, 0, stampLen+sumLen+3+len(line))
+	rec = fmt.Appendf(rec, "%016x %08x ", now.UnixNano(), crc32.Checksum(line, castagnoli))
+	return append(append(rec, line...), '\n')
+}
+
+// cutTornWrite removes what a failed write (a full disk, say) left of its
+// record, so the next record starts where the offsets say it does. When the
+// cut fails too, the spool moves on to a fresh segment: the torn bytes stay
+// past the end of the old one, where nothing reads them.
+func (s *Spool) cutTornWrite() error {
+	last := s.segments[len(s.segments)-1]
+	if err := s.w.Truncate(last.size); err == nil {
+		return nil
+	}
+	if err := s.w.Close(); err != nil {
+		return fmt.Errorf("closing torn spool segment: %w", err)
+	}
+	if last.size == 0 {
+		// An empty segment holds nothing but the torn bytes.
+		if err := os.Remove(s.segmentPath(last.start)); err != nil {
+			return fmt.Errorf("removing torn spool segment: %w", err)
+		}
+	} else {
+		s.segments = append(s.segments, segment{start: s.head})
+	}
+	return s.openWriter()
 }
 
 // waitForSpace is called and returns with s.mu held.
@@ -236,7 +298,9 @@ type Record struct {
 func (s *Spool) Notify() <-chan struct{} { return s.notify }
 
 // Peek returns up to limit unacknowledged records, oldest first, without
-// removing them.
+// removing them. Corrupt records are reported through OnCorrupt and left
+// out; those before the first good record are acknowledged, so one bad
+// record never stops the records after it from shipping.
 func (s *Spool) Peek(limit int) ([]Record, error) {
 	s.mu.Lock()
 	from, head := s.acked, s.head
@@ -244,55 +308,107 @@ func (s *Spool) Peek(limit int) ([]Record, error) {
 	s.mu.Unlock()
 
 	var out []Record
+	var bad []corruptRecord
+	var err error
 	for _, seg := range segs {
 		if seg.start+seg.size <= from || len(out) >= limit {
 			continue
 		}
-		recs, err := s.readSegment(seg, max(from, seg.start), min(head, seg.start+seg.size), limit-len(out))
+		var recs []Record
+		var segBad []corruptRecord
+		recs, segBad, err = s.readSegment(seg, max(from, seg.start), min(head, seg.start+seg.size),
+			limit-len(out))
+		out, bad = append(out, recs...), append(bad, segBad...)
 		if err != nil {
-			return out, err
+			break
 		}
-		out = append(out, recs...)
 	}
-	return out, nil
+	return out, errors.Join(err, s.skipCorrupt(bad, out))
 }
 
-func (s *Spool) readSegment(seg segment, from, to int64, limit int) ([]Record, error) {
+// corruptRecord is a record that failed to parse.
+type corruptRecord struct {
+	end int64
+	err error
+}
+
+// skipCorrupt reports each corrupt record once, and acknowledges the ones
+// before the first good record: no send will ever acknowledge them.
+func (s *Spool) skipCorrupt(bad []corruptRecord, good []Record) error {
+	var skipTo int64
+	s.mu.Lock()
+	for _, b := range bad {
+		if b.end > s.skipped {
+			s.skipped = b.end
+			s.onCorrupt(b.end, b.err)
+		}
+		if len(good) == 0 || b.end < good[0].End {
+			skipTo = b.end
+		}
+	}
+	s.mu.Unlock()
+	if skipTo == 0 {
+		return nil
+	}
+	return s.Ack(skipTo)
+}
+
+func (s *Spool) readSegment(seg segment, from, to int64, limit int) ([]Record, []corruptRecord, error) {
 	f, err := os.Open(s.segmentPath(seg.start))
 	if err != nil {
-		return nil, fmt.Errorf("opening spool segment: %w", err)
+		return nil, nil, fmt.Errorf("opening spool segment: %w", err)
 	}
 	defer f.Close() //nolint:errcheck // read-only
 	r := bufio.NewReader(io.NewSectionReader(f, from-seg.start, to-from))
 	var out []Record
+	var bad []corruptRecord
 	off := from
 	for len(out) < limit {
 		line, err := r.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			return out, nil
+		if errors.Is(err, io.EOF) && len(line) == 0 {
+			return out, bad, nil
 		}
-		if err != nil {
-			return out, fmt.Errorf("reading spool segment: %w", err)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return out, bad, fmt.Errorf("reading spool segment: %w", err)
 		}
 		off += int64(len(line))
 		rec, err := parseRecord(line, off)
 		if err != nil {
-			return out, err
+			bad = append(bad, corruptRecord{end: off, err: err})
+			continue
 		}
 		out = append(out, rec)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
+// parseRecord reads "STAMP SUM LINE\n". Records written before checksums
+// were added, "STAMP LINE\n" with a JSON line, are still accepted, so a
+// backlog survives an upgrade.
 func parseRecord(line []byte, end int64) (Record, error) {
-	if len(line) < stampLen+2 || line[stampLen] != ' ' {
-		return Record{}, fmt.Errorf("spool record at offset %d is malformed", end)
+	if len(line) < stampLen+2 || line[stampLen] != ' ' || line[len(line)-1] != '\n' {
+		return Record{}, fmt.Errorf("spool record ending at offset %d is malformed", end)
 	}
-	ns, err := strconv.ParseInt(string(line[:stampLen]), 16, 64)
+	ns, err := strconv.ParseUint(string(line[:stampLen]), 16, 64)
 	if err != nil {
-		return Record{}, fmt.Errorf("spool record at offset %d: %w", end, err)
+		return Record{}, fmt.Errorf("spool record ending at offset %d: %w", end, err)
 	}
-	return Record{End: end, Appended: time.Unix(0, ns), Line: line[stampLen+1 : len(line)-1]}, nil
+	body := line[stampLen+1 : len(line)-1]
+	if len(body) > 0 && body[0] == '{' {
+		return Record{End: end, Appended: time.Unix(0, int64(ns)), Line: body}, nil
+	}
+	if len(body) < sumLen+1 || body[sumLen] != ' ' {
+		return Record{}, fmt.Errorf("spool record ending at offset %d has no checksum", end)
+	}
+	sum, err := strconv.ParseUint(string(body[:sumLen]), 16, 32)
+	if err != nil {
+		return Record{}, fmt.Errorf("spool record ending at offset %d: %w", end, err)
+	}
+	body = body[sumLen+1:]
+	if crc32.Checksum(body, castagnoli) != uint32(sum) {
+		return Record{}, fmt.Errorf("spool record ending at offset %d fails its checksum", end)
+	}
+	return Record{End: end, Appended: time.Unix(0, int64(ns)), Line: body}, nil
 }
 
 // Ack marks every record up to end as delivered, removes segments no
