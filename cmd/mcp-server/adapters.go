@@ -108,8 +108,9 @@ type limitHits struct {
 	threshold int
 	now       func() time.Time
 
-	mu       sync.Mutex
-	byClient map[string][]time.Time
+	mu        sync.Mutex
+	byClient  map[string][]time.Time
+	lastSweep time.Time
 }
 
 // add records a hit and reports whether the client reached the threshold.
@@ -119,12 +120,8 @@ func (h *limitHits) add(client string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
-	recent := h.byClient[client][:0]
-	for _, t := range h.byClient[client] {
-		if now.Sub(t) < h.window {
-			recent = append(recent, t)
-		}
-	}
+	h.sweep(now)
+	recent := h.recent(client, now)
 	recent = append(recent, now)
 	if len(recent) >= h.threshold {
 		delete(h.byClient, client)
@@ -132,6 +129,32 @@ func (h *limitHits) add(client string) bool {
 	}
 	h.byClient[client] = recent
 	return false
+}
+
+// recent returns the client's hits still inside the window.
+func (h *limitHits) recent(client string, now time.Time) []time.Time {
+	recent := h.byClient[client][:0]
+	for _, t := range h.byClient[client] {
+		if now.Sub(t) < h.window {
+			recent = append(recent, t)
+		}
+	}
+	return recent
+}
+
+// sweep forgets, once per window, the clients with no hit left inside it,
+// so clients that stay under the threshold do not pile up: the map holds
+// at most the clients seen in the last two windows.
+func (h *limitHits) sweep(now time.Time) {
+	if now.Sub(h.lastSweep) < h.window {
+		return
+	}
+	h.lastSweep = now
+	for client, hits := range h.byClient {
+		if now.Sub(hits[len(hits)-1]) >= h.window {
+			delete(h.byClient, client)
+		}
+	}
 }
 
 // sandboxLimits maps the runtime config onto the runner's limits. The

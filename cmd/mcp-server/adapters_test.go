@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,6 +68,22 @@ func TestLimitHits(t *testing.T) {
 				t.Errorf("violations (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLimitHitsForgetsQuietClients sends one hit each from many clients,
+// none reaching the threshold: once their window passed, they are gone.
+func TestLimitHitsForgetsQuietClients(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h := &limitHits{window: limitHitWindow, threshold: limitHitThreshold,
+		now: func() time.Time { return now }, byClient: map[string][]time.Time{}}
+	for i := range 1000 {
+		h.add(fmt.Sprintf("client-%d", i))
+	}
+	now = now.Add(limitHitWindow)
+	h.add("late")
+	if diff := cmp.Diff([]string{"late"}, slices.Collect(maps.Keys(h.byClient))); diff != "" {
+		t.Errorf("clients kept (-want +got):\n%s", diff)
 	}
 }
 

@@ -133,7 +133,19 @@ func (s *stack) follow(ctx context.Context, cfg config, srv *server.Server, log 
 	if err := w.Start(ctx); err != nil {
 		return fmt.Errorf("reading the runtime config: %w", err)
 	}
+	if !hasConfigSource(cfg, client) {
+		// Only credentials are followed: the default config is the one in
+		// force for good, so it is applied, and the server becomes ready.
+		log.Info("no runtime config source: running on the default config")
+		return s.apply(srv, runtimeconfig.Default())
+	}
 	return nil
+}
+
+// hasConfigSource reports whether a runtime config document is followed:
+// a file, or a ConfigMap when the API is reachable.
+func hasConfigSource(cfg config, client kubernetes.Interface) bool {
+	return cfg.configFile != "" || (client != nil && cfg.configMap != "")
 }
 
 // apply enforces one runtime config everywhere it matters. Every part is
