@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -23,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -225,6 +228,85 @@ func TestOwnedObjects(t *testing.T) {
 	waitEvent(t, m, "MonitoringSkipped")
 }
 
+// TestNetworkPolicyNamesAPIServer checks that the API egress names the
+// kubernetes Service's address and the API server endpoints, and follows a
+// change of the endpoints.
+func TestNetworkPolicyNamesAPIServer(t *testing.T) {
+	needEnv(t)
+	ctx := context.Background()
+	svc := &corev1.Service{}
+	if err := env.client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, svc); err != nil {
+		t.Fatal(err)
+	}
+	var list discoveryv1.EndpointSliceList
+	if err := env.client.List(ctx, &list, client.InNamespace("default"),
+		client.MatchingLabels{discoveryv1.LabelServiceName: "kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int32{hostCIDR(svc.Spec.ClusterIP): {443}}
+	for _, s := range list.Items {
+		for _, ep := range s.Endpoints {
+			want[hostCIDR(ep.Addresses[0])] = []int32{*s.Ports[0].Port}
+		}
+	}
+	if len(want) < 2 {
+		t.Fatalf("the control plane has no API server endpoints: %+v", list.Items)
+	}
+	t.Logf("API server peers: %v", want)
+	m := newMemoryMCP(t, nil)
+	waitAPIEgress(t, m, want)
+
+	extra := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes-test-extra",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.44"}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To[int32](6443)}},
+	}
+	if err := env.client.Create(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	waitAPIEgress(t, m, mapWith(want, "192.0.2.44/32", 6443))
+	if err := env.client.Delete(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	waitAPIEgress(t, m, want)
+}
+
+func mapWith(m map[string][]int32, k string, p int32) map[string][]int32 {
+	out := maps.Clone(m)
+	out[k] = []int32{p}
+	return out
+}
+
+// waitAPIEgress waits until the NetworkPolicy's ipBlock egress peers and
+// their ports are want, and no egress rule admits any destination.
+func waitAPIEgress(t *testing.T, m *mcpv1alpha1.MemoryMCP, want map[string][]int32) {
+	t.Helper()
+	eventually(t, "API server egress", func(ctx context.Context) (bool, error) {
+		np := &networkingv1.NetworkPolicy{}
+		key := client.ObjectKey{Namespace: m.Namespace, Name: m.Name}
+		if err := env.client.Get(ctx, key, np); err != nil {
+			return false, err
+		}
+		got := map[string][]int32{}
+		for _, r := range np.Spec.Egress {
+			if len(r.To) == 0 {
+				got["any"] = append(got["any"], r.Ports[0].Port.IntVal)
+			}
+			for _, peer := range r.To {
+				if peer.IPBlock != nil {
+					got[peer.IPBlock.CIDR] = []int32{r.Ports[0].Port.IntVal}
+				}
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			return false, fmt.Errorf("egress peers (-want +got):\n%s", diff)
+		}
+		return true, nil
+	})
+}
+
 func waitEvent(t *testing.T, m *mcpv1alpha1.MemoryMCP, reason string) {
 	t.Helper()
 	eventually(t, "event "+reason, func(ctx context.Context) (bool, error) {
@@ -374,7 +456,7 @@ func checkRequeue(t *testing.T, m *mcpv1alpha1.MemoryMCP, want time.Duration, wh
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.RequeueAfter != want || res.Requeue {
+	if res.RequeueAfter != want {
 		t.Errorf("reconcile result %+v, want RequeueAfter %s (%s)", res, want, what)
 	}
 }

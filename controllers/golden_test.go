@@ -125,7 +125,7 @@ func renderAll(t *testing.T, m *mcpv1alpha1.MemoryMCP) []client.Object {
 	if needsPodDisruptionBudget(m) {
 		objs = append(objs, buildPodDisruptionBudget(m))
 	}
-	return append(objs, buildNetworkPolicy(m), buildServiceMonitor(m), buildPrometheusRule(m))
+	return append(objs, buildNetworkPolicy(m, goldenAPIServer), buildServiceMonitor(m), buildPrometheusRule(m))
 }
 
 func fixedTokens() func() (string, error) {

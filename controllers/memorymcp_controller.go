@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -48,6 +50,11 @@ type MemoryMCPReconciler struct {
 	NewToken func() (string, error)
 	// MaxConcurrentReconciles bounds parallel reconciles; 1 when zero.
 	MaxConcurrentReconciles int
+
+	// apiService holds the kubernetes Service's addresses once read.
+	apiService atomic.Pointer[egressTarget]
+	// apiServerFallback is set while the API server addresses are unknown.
+	apiServerFallback atomic.Bool
 }
 
 // scope carries one reconcile's object and findings between phases.
@@ -188,7 +195,7 @@ func (r *MemoryMCPReconciler) reconcileWorkload(ctx context.Context, s *scope) e
 }
 
 func (r *MemoryMCPReconciler) reconcileNetworkPolicy(ctx context.Context, s *scope) error {
-	return applyAll(ctx, s.ap, buildNetworkPolicy(s.m))
+	return applyAll(ctx, s.ap, buildNetworkPolicy(s.m, r.apiServerTargets(ctx)))
 }
 
 // Monitoring kinds, found through the RESTMapper at reconcile time so the
@@ -258,6 +265,8 @@ func applyAll(ctx context.Context, ap *applier, objs ...client.Object) error {
 // do not wake it. The Prometheus Operator CRDs are watched by their
 // metadata, so installing them later brings every MemoryMCP its
 // ServiceMonitor and PrometheusRule without waiting for another change.
+// The API server's EndpointSlices are watched too, so every NetworkPolicy
+// follows the API server's addresses.
 func (r *MemoryMCPReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -281,6 +290,9 @@ func (r *MemoryMCPReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&apiextensionsv1.CustomResourceDefinition{},
 			handler.EnqueueRequestsFromMapFunc(r.everyMemoryMCP),
 			builder.WithPredicates(predicate.NewPredicateFuncs(isMonitoringCRD))).
+		Watches(&discoveryv1.EndpointSlice{},
+			handler.EnqueueRequestsFromMapFunc(r.everyMemoryMCP),
+			builder.WithPredicates(predicate.NewPredicateFuncs(isAPIServerSlice))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("memorymcp").
 		Complete(r)
@@ -296,11 +308,18 @@ func isMonitoringCRD(obj client.Object) bool {
 	return false
 }
 
+// isAPIServerSlice tells whether obj is an EndpointSlice of the kubernetes
+// Service.
+func isAPIServerSlice(obj client.Object) bool {
+	return obj.GetNamespace() == apiServiceNamespace &&
+		obj.GetLabels()[discoveryv1.LabelServiceName] == apiServiceName
+}
+
 // everyMemoryMCP requests a reconcile of every MemoryMCP in the cache.
 func (r *MemoryMCPReconciler) everyMemoryMCP(ctx context.Context, _ client.Object) []reconcile.Request {
 	var list mcpv1alpha1.MemoryMCPList
 	if err := r.Client.List(ctx, &list); err != nil {
-		log.FromContext(ctx).Error(err, "listing MemoryMCPs for a monitoring CRD change")
+		log.FromContext(ctx).Error(err, "listing MemoryMCPs to reconcile after a change they all depend on")
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))

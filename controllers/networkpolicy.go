@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -27,9 +28,10 @@ const namespaceNameLabel = "kubernetes.io/metadata.name"
 // own namespace is dropped from the MCP port and outside scrapers from the
 // metrics port.
 //
-// Egress is DNS, the Kubernetes API (the server watches its objects), the
-// storage endpoint, the audit sinks' ports and extraEgress.
-func buildNetworkPolicy(m *mcpv1alpha1.MemoryMCP) *networkingv1.NetworkPolicy {
+// Egress is DNS, the Kubernetes API at apiServer (the server watches its
+// objects; any destination on the API ports when empty), the storage
+// endpoint, the audit sinks, the OIDC JWKS endpoint and extraEgress.
+func buildNetworkPolicy(m *mcpv1alpha1.MemoryMCP, apiServer []egressTarget) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: networkingv1.SchemeGroupVersion.String(), Kind: "NetworkPolicy"},
 		ObjectMeta: objectMeta(m, m.Name, "server"),
@@ -37,7 +39,7 @@ func buildNetworkPolicy(m *mcpv1alpha1.MemoryMCP) *networkingv1.NetworkPolicy {
 			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(m)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 			Ingress:     ingressRules(m),
-			Egress:      egressRules(m),
+			Egress:      egressRules(m, apiServer),
 		},
 	}
 }
@@ -93,19 +95,14 @@ func metricsPeers(m *mcpv1alpha1.MemoryMCP) []networkingv1.NetworkPolicyPeer {
 	)
 }
 
-func egressRules(m *mcpv1alpha1.MemoryMCP) []networkingv1.NetworkPolicyEgressRule {
-	rules := []networkingv1.NetworkPolicyEgressRule{
-		{
-			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, 53), port(corev1.ProtocolTCP, 53)},
-			To: []networkingv1.NetworkPolicyPeer{{
-				NamespaceSelector: namespacesSelector([]string{"kube-system"}),
-			}},
-		},
-		// The API server's addresses are not pods, so no selector names
-		// them: 443 (the kubernetes Service) and 6443 (its endpoints after
-		// the Service address is translated) are open to any destination.
-		{Ports: tcpPorts(443, 6443)},
-	}
+func egressRules(m *mcpv1alpha1.MemoryMCP, apiServer []egressTarget) []networkingv1.NetworkPolicyEgressRule {
+	rules := []networkingv1.NetworkPolicyEgressRule{{
+		Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, 53), port(corev1.ProtocolTCP, 53)},
+		To: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: namespacesSelector([]string{"kube-system"}),
+		}},
+	}}
+	rules = append(rules, apiServerRules(apiServer)...)
 
 	if pg := m.Spec.Storage.Postgres; storageType(m) == mcpv1alpha1.StoragePostgres && pg != nil {
 		p := pg.Port
@@ -114,40 +111,122 @@ func egressRules(m *mcpv1alpha1.MemoryMCP) []networkingv1.NetworkPolicyEgressRul
 		}
 		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(p), To: pg.EgressTo})
 	}
-	if ports := sinkPorts(m); len(ports) > 0 {
-		rules = append(rules, networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(ports...)})
+	for _, t := range endpointTargets(remoteEndpoints(m)) {
+		rules = append(rules, t.rule())
 	}
 	return append(rules, m.Spec.Network.ExtraEgress...)
 }
 
-// sinkPorts are the TCP ports of the audit sinks, sorted. Sinks are named
-// by host, not address, so their rule admits any destination on the port.
-func sinkPorts(m *mcpv1alpha1.MemoryMCP) []int32 {
-	var ports []int32
-	for _, s := range m.Spec.Audit.Sinks {
-		var p int32
-		switch {
-		case s.Syslog != nil:
-			_, ps, err := net.SplitHostPort(s.Syslog.Address)
-			if err == nil {
-				p = parsePort(ps)
-			}
-		case s.HTTP != nil:
-			p = urlPort(s.HTTP.URL)
-		}
-		if p > 0 {
-			ports = append(ports, p)
-		}
+// apiServerRules admit the Kubernetes API, which the server watches for its
+// ConfigMap and Secret: the kubernetes Service's addresses and the API
+// server endpoints behind them, as the reconciler found them.
+func apiServerRules(targets []egressTarget) []networkingv1.NetworkPolicyEgressRule {
+	// Note: with no addresses known, the API ports are open to any
+	// destination, as a policy that cut the server off its config would
+	// stop every runtime change. The reconciler logs when this happens.
+	if len(targets) == 0 {
+		return []networkingv1.NetworkPolicyEgressRule{{Ports: tcpPorts(443, 6443)}}
 	}
-	slices.Sort(ports)
-	return slices.Compact(ports)
+	rules := make([]networkingv1.NetworkPolicyEgressRule, 0, len(targets))
+	for _, t := range targets {
+		rules = append(rules, t.rule())
+	}
+	return rules
 }
 
-func urlPort(raw string) int32 {
+// egressTarget is a set of IP addresses reached on a set of TCP ports. No
+// addresses means any destination on the ports.
+type egressTarget struct {
+	addresses []string
+	ports     []int32
+}
+
+func (t egressTarget) rule() networkingv1.NetworkPolicyEgressRule {
+	r := networkingv1.NetworkPolicyEgressRule{Ports: tcpPorts(t.ports...)}
+	for _, a := range t.addresses {
+		r.To = append(r.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: hostCIDR(a)}})
+	}
+	return r
+}
+
+// hostCIDR is the single-address CIDR of an IP literal.
+func hostCIDR(ip string) string {
+	if strings.Contains(ip, ":") {
+		return ip + "/128"
+	}
+	return ip + "/32"
+}
+
+// remoteEndpoint is a host and TCP port the server connects to.
+type remoteEndpoint struct {
+	host string
+	port int32
+}
+
+// remoteEndpoints are the audit sinks and the OIDC issuer's JWKS endpoint.
+func remoteEndpoints(m *mcpv1alpha1.MemoryMCP) []remoteEndpoint {
+	var eps []remoteEndpoint
+	for _, s := range m.Spec.Audit.Sinks {
+		switch {
+		case s.Syslog != nil:
+			host, ps, err := net.SplitHostPort(s.Syslog.Address)
+			if err == nil {
+				eps = append(eps, remoteEndpoint{host: host, port: parsePort(ps)})
+			}
+		case s.HTTP != nil:
+			eps = append(eps, urlEndpoint(s.HTTP.URL))
+		}
+	}
+	if o := buildOIDC(m.Spec.Auth.OIDC); o != nil {
+		eps = append(eps, urlEndpoint(o.JWKSURL))
+	}
+	return eps
+}
+
+// endpointTargets narrows the endpoints named by an IP literal to that
+// address. Endpoints named by host cannot be narrowed, as a NetworkPolicy
+// matches addresses and the name resolves at connect time, so their ports
+// are open to any destination (and then cover IP literals on the same port).
+// Targets come sorted: the open ports first, then one per narrowed port.
+func endpointTargets(eps []remoteEndpoint) []egressTarget {
+	var open []int32
+	byPort := map[int32][]string{}
+	for _, ep := range eps {
+		if ep.port == 0 {
+			continue
+		}
+		if ip := net.ParseIP(ep.host); ip != nil {
+			byPort[ep.port] = append(byPort[ep.port], ip.String())
+		} else {
+			open = append(open, ep.port)
+		}
+	}
+	slices.Sort(open)
+	open = slices.Compact(open)
+
+	var targets []egressTarget
+	if len(open) > 0 {
+		targets = append(targets, egressTarget{ports: open})
+	}
+	for _, p := range slices.Sorted(maps.Keys(byPort)) {
+		if !slices.Contains(open, p) {
+			targets = append(targets, egressTarget{addresses: sortedUnique(byPort[p]), ports: []int32{p}})
+		}
+	}
+	return targets
+}
+
+// urlEndpoint is the host and port of an http or https URL; port 0 when
+// the URL does not parse.
+func urlEndpoint(raw string) remoteEndpoint {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return 0
+		return remoteEndpoint{}
 	}
+	return remoteEndpoint{host: u.Hostname(), port: urlPort(u)}
+}
+
+func urlPort(u *url.URL) int32 {
 	if p := u.Port(); p != "" {
 		return parsePort(p)
 	}

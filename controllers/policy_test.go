@@ -339,7 +339,7 @@ func TestNetworkPolicyLockdown(t *testing.T) {
 				m.Spec.Incident.NetworkLockdown = tt.lockdown
 			})
 			var got []string
-			for _, r := range buildNetworkPolicy(m).Spec.Ingress {
+			for _, r := range buildNetworkPolicy(m, goldenAPIServer).Spec.Ingress {
 				if len(r.From) == 0 {
 					t.Fatalf("an ingress rule without peers admits everyone: %+v", r)
 				}
