@@ -21,6 +21,7 @@ const (
 	AlertUnusualBulkQueries      = "MemoryMCPUnusualBulkQueries"
 	AlertSandboxViolations       = "MemoryMCPSandboxViolations"
 	AlertAuditShippingFailing    = "MemoryMCPAuditShippingFailing"
+	AlertAuditEventsUndelivered  = "MemoryMCPAuditEventsUndelivered"
 	AlertIncidentModeActive      = "MemoryMCPIncidentModeActive"
 	defaultScrapeInterval        = "30s"
 	defaultFailedAuthPerMinute   = 10
@@ -114,6 +115,12 @@ func SecurityAlertRuleGroup(m *mcpv1alpha1.MemoryMCP) monitoringv1.RuleGroup {
 			"Audit shipping to {{ $labels.sink }} failing on " + where,
 			fmt.Sprintf("Audit events are not reaching sink {{ $labels.sink }}: lag above %ds or sends failing "+
 				"for 5 minutes. Events wait in the spool until it is full.", t.AuditShippingLagSeconds)},
+		{AlertAuditEventsUndelivered, "critical", "",
+			undelivered(sel),
+			"Audit events undelivered on " + where,
+			"{{ $value | humanize }} audit events in the last 5 minutes missed a destination: kept only " +
+				"in the local log (spool full, refused by a sink), refused by the local destination, or " +
+				"skipped as damaged spool records. Find the cause in the server log before evidence is lost."},
 		{AlertIncidentModeActive, "info", "",
 			by("max", "memory_mcp_incident_mode"+sel) + " == 1",
 			"Incident mode active on " + where,
@@ -133,6 +140,20 @@ const RunbookURL = "https://github.com/memorymcp/memory-mcp-operator/blob/main/d
 
 type alertSpec struct {
 	name, severity, forDuration, expr, summary, description string
+}
+
+// undelivered is the expression of AlertAuditEventsUndelivered: any of the
+// counters of events that missed a destination grew. Note: each counter is
+// summed and compared on its own, since "or" between the raw series would
+// hide one counter behind another of the same labels.
+func undelivered(sel string) string {
+	var parts []string
+	for _, metric := range []string{"audit_spool_overflow_total", "audit_write_failures_total",
+		"audit_shipping_rejected_events_total", "audit_spool_corrupt_records_total"} {
+		parts = append(parts, fmt.Sprintf("sum by (namespace, service) (\n  increase(%s%s[5m])\n) > 0",
+			metric, sel))
+	}
+	return strings.Join(parts, "\nor\n")
 }
 
 func (a alertSpec) rule() monitoringv1.Rule {

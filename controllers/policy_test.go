@@ -361,7 +361,8 @@ func TestSecurityAlertRuleGroupNames(t *testing.T) {
 		got = append(got, r.Alert)
 	}
 	want := []string{AlertHighFailedAuthRate, AlertRateLimitViolationSpike, AlertSecurityViolation,
-		AlertUnusualBulkQueries, AlertSandboxViolations, AlertAuditShippingFailing, AlertIncidentModeActive}
+		AlertUnusualBulkQueries, AlertSandboxViolations, AlertAuditShippingFailing, AlertAuditEventsUndelivered,
+		AlertIncidentModeActive}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}

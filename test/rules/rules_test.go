@@ -31,6 +31,7 @@ var contractAlerts = []string{
 	"MemoryMCPUnusualBulkQueries",
 	"MemoryMCPSandboxViolations",
 	"MemoryMCPAuditShippingFailing",
+	"MemoryMCPAuditEventsUndelivered",
 	"MemoryMCPIncidentModeActive",
 }
 
