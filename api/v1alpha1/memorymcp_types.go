@@ -614,7 +614,9 @@ type NetworkSpec struct {
 	// +kubebuilder:validation:items:MaxLength=63
 	MetricsNamespaces []string `json:"metricsNamespaces,omitempty"`
 
-	// extraEgress rules are added to DNS, storage and audit sinks.
+	// extraEgress rules are added to the egress the server needs: DNS, the
+	// Kubernetes API server, storage, audit sinks and the OIDC key set.
+	// Embedding providers set with configure_embeddings need a rule here.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
