@@ -68,9 +68,10 @@ func (l *Layers) HTTPMiddleware() func(http.Handler) http.Handler {
 	}
 }
 
-// checkInput reads the body within the size limit and checks its shape:
-// first against the widest limits of any call, which a body must meet
-// before it is decoded at all, then against those of the tool it calls.
+// checkInput reads the body within the size limit and checks its shape.
+// Every body may meet the base limits; only a call of codeTool may go up
+// to the wider code limits, so a body over the base limits is scanned
+// again with those, and only then decoded to see which tool it calls.
 func (l *Layers) checkInput(w http.ResponseWriter, r *http.Request) (envelope, bool) {
 	var env envelope
 	if r.Method != http.MethodPost || r.Body == nil {
@@ -88,23 +89,27 @@ func (l *Layers) checkInput(w http.ResponseWriter, r *http.Request) (envelope, b
 		return env, false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err := guard.CheckJSON(body, lim.code); err != nil {
-		l.refuseInput(w, r, err)
-		return env, false
-	}
 
-	// A batch or a non-object body decodes to nothing and gets the base
-	// limits. Note: the SDK may read another tool name than encoding/json
-	// (see checkedMark); the MCP middleware then checks the arguments
-	// again, with the limits of the tool the SDK calls.
+	// Note: a batch or a non-object body decodes to nothing, and the SDK
+	// may read another tool name than encoding/json (see checkedMark); the
+	// MCP middleware then checks the arguments again, with the limits of the
+	// tool the SDK calls.
+	baseErr := guard.CheckJSON(body, lim.base)
+	if baseErr != nil && lim.base != lim.code {
+		if err := guard.CheckJSON(body, lim.code); err != nil {
+			l.refuseInput(w, r, err)
+			return env, false
+		}
+		_ = json.Unmarshal(body, &env)
+		if env.Method == "tools/call" && env.Params.Name == codeTool {
+			return env, true
+		}
+	}
+	if baseErr != nil {
+		l.refuseInput(w, r, baseErr)
+		return envelope{}, false
+	}
 	_ = json.Unmarshal(body, &env)
-	if lim.base == lim.code || (env.Method == "tools/call" && env.Params.Name == codeTool) {
-		return env, true
-	}
-	if err := guard.CheckJSON(body, lim.base); err != nil {
-		l.refuseInput(w, r, err)
-		return env, false
-	}
 	return env, true
 }
 

@@ -16,6 +16,17 @@ import (
 // ShutdownTimeout bounds how long in-flight calls may run after a stop.
 const ShutdownTimeout = 30 * time.Second
 
+// Timeouts of both listeners. A request, body included, must arrive within
+// readTimeout, so a client trickling a body cannot hold a connection and
+// its buffer for long; the largest body the sandbox admits (a base64
+// module) still arrives at about 250 KB/s. Responses have no write
+// timeout: a tool call may run as long as its own limits allow.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 60 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
 // ServeHTTP serves MCP on mcpLn and the ops endpoints on opsLn until ctx
 // ends, then stops accepting and waits for in-flight calls to finish.
 func (s *Server) ServeHTTP(ctx context.Context, mcpLn, opsLn net.Listener) error {
@@ -24,10 +35,7 @@ func (s *Server) ServeHTTP(ctx context.Context, mcpLn, opsLn net.Listener) error
 	for pattern, h := range s.opts.Routes {
 		mcpMux.Handle(pattern, h)
 	}
-	servers := []*http.Server{
-		{Handler: mcpMux, ReadHeaderTimeout: 10 * time.Second},
-		{Handler: s.OpsHandler(), ReadHeaderTimeout: 10 * time.Second},
-	}
+	servers := []*http.Server{newHTTPServer(mcpMux), newHTTPServer(s.OpsHandler())}
 	errc := make(chan error, 2)
 	for i, ln := range []net.Listener{mcpLn, opsLn} {
 		go func() { errc <- servers[i].Serve(ln) }()
@@ -71,4 +79,9 @@ func (s *Server) ServeStdio(ctx context.Context, t mcp.Transport) error {
 		return fmt.Errorf("serving stdio: %w", err)
 	}
 	return nil
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		IdleTimeout: idleTimeout}
 }
