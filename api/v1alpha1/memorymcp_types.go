@@ -799,9 +799,11 @@ type MemoryMCPStatus struct {
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// readyReplicas is the number of ready server pods.
+	// readyReplicas is the number of ready server pods. It is written even
+	// when zero, so `kubectl get` shows 0 rather than nothing while pods
+	// start.
 	// +optional
-	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	ReadyReplicas int32 `json:"readyReplicas"`
 
 	// endpoint is the in-cluster URL of the MCP endpoint.
 	// +optional
