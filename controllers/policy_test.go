@@ -68,6 +68,12 @@ func TestWorkloadConditions(t *testing.T) {
 		{"pods not ready", rolled(0), nil, reasons{ReasonPodsNotReady, ReasonAvailable, ReasonAsExpected}},
 		{"ready", rolled(1), nil, reasons{ReasonAvailable, ReasonAvailable, ReasonAsExpected}},
 		{"apply failed", rolled(1), errors.New("boom"), reasons{ReasonApplyFailed, ReasonAvailable, ReasonApplyFailed}},
+		{"replica failure", withCondition(rolled(0), appsv1.DeploymentReplicaFailure, corev1.ConditionTrue, "FailedCreate"),
+			nil, reasons{ReasonPodsNotReady, ReasonAvailable, ReasonReplicaFailure}},
+		{"pods never ready", withCondition(rolled(0), appsv1.DeploymentProgressing, corev1.ConditionFalse,
+			"ProgressDeadlineExceeded"), nil, reasons{ReasonPodsNotReady, ReasonAvailable, ReasonProgressDeadlineExceeded}},
+		{"rollout still progressing", withCondition(rolled(0), appsv1.DeploymentProgressing, corev1.ConditionTrue,
+			"ReplicaSetUpdated"), nil, reasons{ReasonPodsNotReady, ReasonAvailable, ReasonAsExpected}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +89,13 @@ func TestWorkloadConditions(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withCondition(d *appsv1.Deployment, t appsv1.DeploymentConditionType, s corev1.ConditionStatus,
+	reason string) *appsv1.Deployment {
+	d.Status.Conditions = append(d.Status.Conditions,
+		appsv1.DeploymentCondition{Type: t, Status: s, Reason: reason, Message: reason})
+	return d
 }
 
 func TestIncidentCondition(t *testing.T) {

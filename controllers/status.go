@@ -20,6 +20,7 @@ const (
 	ReasonPodsNotReady              = "PodsNotReady"
 	ReasonApplyFailed               = "ApplyFailed"
 	ReasonReplicaFailure            = "ReplicaFailure"
+	ReasonProgressDeadlineExceeded  = "ProgressDeadlineExceeded"
 	ReasonAsExpected                = "AsExpected"
 	ReasonIncidentDeclared          = "IncidentDeclared"
 	ReasonNormalProfile             = "NormalProfile"
@@ -40,6 +41,10 @@ func setCondition(conds *[]metav1.Condition, c metav1.Condition, now time.Time) 
 	meta.SetStatusCondition(conds, c)
 }
 
+// deploymentProgressDeadlineExceeded is the reason of a Deployment's
+// Progressing=False condition once its rollout stalled past its deadline.
+const deploymentProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+
 // workloadConditions derives Ready, Progressing and Degraded from the
 // Deployment (nil when absent) and the errors of this reconcile.
 func workloadConditions(m *mcpv1alpha1.MemoryMCP, d *appsv1.Deployment, applyErr error) []metav1.Condition {
@@ -58,6 +63,11 @@ func workloadConditions(m *mcpv1alpha1.MemoryMCP, d *appsv1.Deployment, applyErr
 	} else if f := deploymentCondition(d, appsv1.DeploymentReplicaFailure); f != nil &&
 		f.Status == corev1.ConditionTrue {
 		degraded = cond(mcpv1alpha1.ConditionDegraded, true, ReasonReplicaFailure, truncate(f.Message))
+	} else if p := deploymentCondition(d, appsv1.DeploymentProgressing); p != nil &&
+		p.Status == corev1.ConditionFalse && p.Reason == deploymentProgressDeadlineExceeded {
+		// Pods that crash, or whose image cannot be pulled, never become
+		// ready; the Deployment gives up after progressDeadlineSeconds.
+		degraded = cond(mcpv1alpha1.ConditionDegraded, true, ReasonProgressDeadlineExceeded, truncate(p.Message))
 	}
 
 	rolledOut := d != nil && d.Status.ObservedGeneration >= d.Generation &&

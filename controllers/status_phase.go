@@ -40,6 +40,10 @@ func computeStatus(s *scope) {
 	st.Endpoint = endpoint(s.m)
 	st.Replicas = desiredReplicas(s.m)
 	st.ReadyReplicas = readyReplicas(s.deployment)
+	// Note: incidentSince is cleared when incident mode is off, so the next
+	// incident starts afresh (and rotates, when asked) even if the last one
+	// ended before its profile could be applied.
+	st.IncidentSince = nil
 	if s.incidentSince != nil {
 		st.IncidentSince = &metav1.Time{Time: *s.incidentSince}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func startManager(
 	r := &MemoryMCPReconciler{
 		Client:                  writes,
 		APIReader:               mgr.GetAPIReader(),
-		Recorder:                &eventCounter{EventRecorder: mgr.GetEventRecorder(FieldManager), n: &writes.n},
+		Recorder:                &eventCounter{EventRecorder: mgr.GetEventRecorder(FieldManager), w: writes},
 		Clock:                   clk,
 		ServerImage:             DefaultServerImage,
 		MaxConcurrentReconciles: workers,
@@ -182,66 +183,88 @@ func crdDir(name string) string {
 // write too, so a quiet object must emit none.
 type eventCounter struct {
 	events.EventRecorder
-	n *atomic.Int64
+	w *writeCounter
 }
 
 func (e *eventCounter) Eventf(
 	regarding, related runtime.Object, eventtype, reason, action, note string, args ...any,
 ) {
-	e.n.Add(1)
+	e.w.count(regarding)
 	e.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
 }
 
-// writeCounter counts every write the reconciler makes.
+// writeCounter counts every write the reconciler makes, in all and by
+// namespace: tests of one object compare its namespace's count, which the
+// reconciles of other tests' objects cannot move.
 type writeCounter struct {
 	client.Client
-	n atomic.Int64
+	n    atomic.Int64
+	byNS sync.Map // namespace -> *atomic.Int64
+}
+
+// count records a write of obj, an object or an apply configuration.
+func (w *writeCounter) count(obj any) {
+	w.n.Add(1)
+	o, ok := obj.(interface{ GetNamespace() string })
+	if !ok {
+		return
+	}
+	n, _ := w.byNS.LoadOrStore(o.GetNamespace(), new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+// inNamespace is the number of writes to objects in namespace ns.
+func (w *writeCounter) inNamespace(ns string) int64 {
+	if n, ok := w.byNS.Load(ns); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 func (w *writeCounter) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
-	w.n.Add(1)
+	w.count(obj)
 	return w.Client.Create(ctx, obj, opts...)
 }
 
 func (w *writeCounter) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
-	w.n.Add(1)
+	w.count(obj)
 	return w.Client.Update(ctx, obj, opts...)
 }
 
 func (w *writeCounter) Patch(
 	ctx context.Context, obj client.Object, p client.Patch, opts ...client.PatchOption,
 ) error {
-	w.n.Add(1)
+	w.count(obj)
 	return w.Client.Patch(ctx, obj, p, opts...)
 }
 
 func (w *writeCounter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	w.n.Add(1)
+	w.count(obj)
 	return w.Client.Apply(ctx, obj, opts...)
 }
 
 func (w *writeCounter) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
-	w.n.Add(1)
+	w.count(obj)
 	return w.Client.Delete(ctx, obj, opts...)
 }
 
 func (w *writeCounter) Status() client.SubResourceWriter {
-	return &statusCounter{SubResourceWriter: w.Client.Status(), n: &w.n}
+	return &statusCounter{SubResourceWriter: w.Client.Status(), w: w}
 }
 
 type statusCounter struct {
 	client.SubResourceWriter
-	n *atomic.Int64
+	w *writeCounter
 }
 
 func (s *statusCounter) Patch(
 	ctx context.Context, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption,
 ) error {
-	s.n.Add(1)
+	s.w.count(obj)
 	return s.SubResourceWriter.Patch(ctx, obj, p, opts...)
 }
 
 func (s *statusCounter) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-	s.n.Add(1)
+	s.w.count(obj)
 	return s.SubResourceWriter.Update(ctx, obj, opts...)
 }

@@ -810,7 +810,8 @@ type MemoryMCPStatus struct {
 	// +kubebuilder:validation:MaxLength=512
 	Endpoint string `json:"endpoint,omitempty"`
 
-	// incidentSince is when incident mode last turned on.
+	// incidentSince is when the current incident began; unset while
+	// incident mode is off.
 	// +optional
 	IncidentSince *metav1.Time `json:"incidentSince,omitempty"`
 

@@ -34,8 +34,9 @@ end
 -- Reasons of Ready=False that mean "not there yet" rather than "failed".
 -- The operator writes PodsNotReady whenever fewer pods are ready than
 -- wanted, which includes every fresh server while its pods start; pods that
--- never become ready turn the Deployment Degraded (progress deadline), and
--- a failed apply sets Degraded=True, which is checked first.
+-- never become ready set Degraded=True (ProgressDeadlineExceeded, once the
+-- Deployment's progress deadline passes), as does a failed apply, and
+-- Degraded is checked first.
 local waitingReasons = {
   PodsNotReady = true, Progressing = true, Reconciling = true, RollingOut = true,
   Pending = true, Creating = true, Scaling = true, WaitingForReplicas = true,

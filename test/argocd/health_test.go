@@ -104,6 +104,7 @@ func TestHealth(t *testing.T) {
 		{"ready-false-waiting.yaml", "Progressing", "0 of 1 replicas ready"},
 		{"pods-not-ready.yaml", "Progressing", "0 of 1 replicas ready"},
 		{"degraded.yaml", "Degraded", "applying the NetworkPolicy: forbidden"},
+		{"pods-never-ready.yaml", "Degraded", "ReplicaSet \"agent-memory-7d9f\" has timed out progressing."},
 		{"ready-false-failure.yaml", "Degraded", "pod agent-memory-7d9f is crash looping"},
 		{"incident.yaml", "Healthy", "Incident mode active: suspected credential leak"},
 		{"incident-pending.yaml", "Progressing",
