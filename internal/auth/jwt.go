@@ -107,6 +107,10 @@ func scopes(claims map[string]any) []string {
 // jwksCache holds the issuer's keys. An unknown key ID triggers a refresh,
 // at most once per minRefresh, so tokens with made-up key IDs cannot make
 // the server hammer the issuer.
+//
+// The fetch runs without c.mu held and at most one at a time: tokens signed
+// with a cached key are verified while a slow issuer is asked for new keys,
+// and callers that need the new keys wait for the fetch already running.
 type jwksCache struct {
 	url        string
 	client     *http.Client
@@ -117,19 +121,46 @@ type jwksCache struct {
 	mu      sync.Mutex
 	set     jose.JSONWebKeySet
 	fetched time.Time
+	// inflight is the running fetch; nil when none runs.
+	inflight *jwksFetch
+}
+
+// jwksFetch is one fetch of the key set; err is set before done is closed.
+type jwksFetch struct {
+	done chan struct{}
+	err  error
 }
 
 func (c *jwksCache) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if k := c.find(kid); k != nil && c.now().Sub(c.fetched) < c.maxAge {
+		c.mu.Unlock()
 		return k, nil
 	}
-	if c.fetched.IsZero() || c.now().Sub(c.fetched) >= c.minRefresh {
-		if err := c.refresh(ctx); err != nil {
-			return nil, fmt.Errorf("fetching the issuer's keys: %w", err)
+	f, start := c.inflight, false
+	if f == nil && (c.fetched.IsZero() || c.now().Sub(c.fetched) >= c.minRefresh) {
+		c.fetched = c.now() // a failed fetch counts too, for the rate limit
+		f, start = &jwksFetch{done: make(chan struct{})}, true
+		c.inflight = f
+	}
+	c.mu.Unlock()
+
+	if start {
+		c.refresh(ctx, f)
+	}
+	if f != nil {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the issuer's keys: %w", ctx.Err())
+		}
+		if f.err != nil {
+			return nil, fmt.Errorf("fetching the issuer's keys: %w", f.err)
 		}
 	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if k := c.find(kid); k != nil {
 		return k, nil
 	}
@@ -146,34 +177,46 @@ func (c *jwksCache) find(kid string) *jose.JSONWebKey {
 	return nil
 }
 
-// refresh fetches the key set; c.mu is held. The fetch is not cancelled
-// with the request that asked for it: a failed fetch holds back the next
-// for minRefresh, so a client hanging up mid-fetch, on purpose or not,
-// would otherwise keep every token of a rotated key refused.
-func (c *jwksCache) refresh(ctx context.Context) error {
-	c.fetched = c.now() // a failed fetch counts too, for the rate limit
+// refresh runs fetch f, stores the keys it got and ends f, waking the
+// callers that wait for it.
+func (c *jwksCache) refresh(ctx context.Context, f *jwksFetch) {
+	set, err := c.fetch(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil {
+		c.set = set
+	}
+	f.err = err
+	c.inflight = nil
+	close(f.done)
+}
+
+// fetch downloads the key set. The fetch is not cancelled with the request
+// that asked for it: a failed fetch holds back the next for minRefresh, so
+// a client hanging up mid-fetch, on purpose or not, would otherwise keep
+// every token of a rotated key refused.
+func (c *jwksCache) fetch(ctx context.Context) (jose.JSONWebKeySet, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
-		return err
+		return jose.JSONWebKeySet{}, err
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return err
+		return jose.JSONWebKeySet{}, err
 	}
 	defer resp.Body.Close() //nolint:errcheck // read-only
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("JWKS endpoint answered %s", resp.Status)
+		return jose.JSONWebKeySet{}, fmt.Errorf("JWKS endpoint answered %s", resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return err
+		return jose.JSONWebKeySet{}, err
 	}
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(body, &set); err != nil {
-		return fmt.Errorf("decoding JWKS: %w", err)
+		return jose.JSONWebKeySet{}, fmt.Errorf("decoding JWKS: %w", err)
 	}
-	c.set = set
-	return nil
+	return set, nil
 }
