@@ -59,9 +59,11 @@ func TestSlowJWKSFetchDoesNotHoldBackCachedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	release := make(chan struct{})
+	stall := make(chan struct{})
+	release := sync.OnceFunc(func() { close(stall) })
+	defer release() // before srv.Close, which waits for the held request
 	issuer.mu.Lock()
-	issuer.kid, issuer.stall, issuer.arrived = "k2", release, make(chan struct{}, 2)
+	issuer.kid, issuer.stall, issuer.arrived = "k2", stall, make(chan struct{}, 2)
 	issuer.mu.Unlock()
 	clock.Store(int64(time.Minute))
 	rotated := make(chan error, 2)
@@ -87,7 +89,7 @@ func TestSlowJWKSFetchDoesNotHoldBackCachedKeys(t *testing.T) {
 	}
 
 	go lookUp()
-	close(release)
+	release()
 	for range 2 {
 		if err := <-rotated; err != nil {
 			t.Errorf("rotated key: %v", err)
