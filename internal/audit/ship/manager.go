@@ -156,6 +156,9 @@ func (m *Manager) start(cfg runtimeconfig.Sink, sp runtimeconfig.Spool) error {
 	if err != nil {
 		// Forward reports every event for this sink as unshipped until a
 		// later Configure opens the spool.
+		// Limitation: the open is not retried with backoff as a sink setup
+		// is; a retry loop that stop could cancel without waiting under
+		// m.mu would lift it.
 		m.running[cfg.Name] = &running{cfg: cfg, spoolErr: err}
 		return err
 	}

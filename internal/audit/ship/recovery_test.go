@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,6 +76,64 @@ func TestSpoolCutsATornWrite(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// stuckWriter tears the next write like tornWriter, and then can neither
+// cut nor close the segment cleanly, as a failing disk may refuse both.
+type stuckWriter struct {
+	tornWriter
+}
+
+func (w *stuckWriter) Truncate(int64) error { return errors.New("input/output error") }
+
+func (w *stuckWriter) Close() error {
+	return errors.Join(errors.New("input/output error"), w.segmentWriter.Close())
+}
+
+// TestSpoolRecoversWhenATornSegmentCannotBeCut tears a write in a segment
+// that cannot be cut back or closed cleanly, both when it holds earlier
+// records and when it holds none: the failed append reports it, and the
+// next append is spooled and read back without the torn bytes.
+func TestSpoolRecoversWhenATornSegmentCannotBeCut(t *testing.T) {
+	for _, before := range [][]string{nil, {`{"n":1}`}} {
+		t.Run(fmt.Sprintf("%d records before", len(before)), func(t *testing.T) {
+			var corrupt []int64
+			s, err := OpenSpool(t.TempDir(), SpoolOptions{MaxBytes: 64 << 10,
+				OnCorrupt: func(end int64, _ error) { corrupt = append(corrupt, end) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sw := &stuckWriter{tornWriter{segmentWriter: s.w}}
+			s.w = sw
+			now := time.Unix(1700000000, 0)
+			for _, line := range before {
+				if err := s.Append([]byte(line), now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sw.tear = true
+			if err := s.Append([]byte(`{"n":2}`), now); err == nil {
+				t.Fatal("a failed write was reported as spooled")
+			}
+			if err := s.Append([]byte(`{"n":3}`), now); err != nil {
+				t.Fatalf("append after a torn write that could not be cut: %v", err)
+			}
+			recs, err := s.Peek(10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append(slices.Clone(before), `{"n":3}`)
+			if diff := cmp.Diff(want, lines(recs)); diff != "" {
+				t.Errorf("lines after a torn write (-want +got):\n%s", diff)
+			}
+			if len(corrupt) != 0 {
+				t.Errorf("corrupt records at %v, want none", corrupt)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

@@ -128,6 +128,11 @@ func (s *shipper) deliver(ctx context.Context, batch []Record) bool {
 		if err == nil {
 			return true
 		}
+		if ctx.Err() != nil {
+			// The shipper was stopped mid-send, by a shutdown or a changed
+			// config, not failed by the sink: the batch stays in the spool.
+			return false
+		}
 		s.metrics.failures.WithLabelValues(s.name).Inc()
 		s.log.Warn("shipping audit events failed; retrying",
 			"sink", s.name, "events", len(pending), "attempt", attempt+1, "error", err)

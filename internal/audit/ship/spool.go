@@ -184,9 +184,13 @@ func (s *Spool) measure(seg *segment, next int64) error {
 	return nil
 }
 
-func (s *Spool) openWriter() error {
+func (s *Spool) openWriter() error { return s.openSegment(0) }
+
+// openSegment opens the last segment for appending, with flag added to the
+// open flags.
+func (s *Spool) openSegment(flag int) error {
 	last := s.segments[len(s.segments)-1]
-	f, err := os.OpenFile(s.segmentPath(last.start), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(s.segmentPath(last.start), os.O_CREATE|os.O_WRONLY|os.O_APPEND|flag, 0o600)
 	if err != nil {
 		return fmt.Errorf("opening spool segment: %w", err)
 	}
@@ -235,23 +239,26 @@ func encodeRecord(line []byte, now time.Time) []byte {
 // record, so the next record starts where the offsets say it does. When the
 // cut fails too, the spool moves on to a fresh segment: the torn bytes stay
 // past the end of the old one, where nothing reads them.
+//
+// A writer is opened even when closing the torn one failed: that one is
+// unusable either way. When opening fails, the next Append's write fails
+// on the closed writer and comes back here to try again.
 func (s *Spool) cutTornWrite() error {
 	last := s.segments[len(s.segments)-1]
 	if err := s.w.Truncate(last.size); err == nil {
 		return nil
 	}
+	var closeErr error
 	if err := s.w.Close(); err != nil {
-		return fmt.Errorf("closing torn spool segment: %w", err)
+		closeErr = fmt.Errorf("closing torn spool segment: %w", err)
 	}
 	if last.size == 0 {
-		// An empty segment holds nothing but the torn bytes.
-		if err := os.Remove(s.segmentPath(last.start)); err != nil {
-			return fmt.Errorf("removing torn spool segment: %w", err)
-		}
-	} else {
-		s.segments = append(s.segments, segment{start: s.head})
+		// An empty segment holds nothing but the torn bytes: it is emptied
+		// as it is opened again, since a new segment would share its name.
+		return errors.Join(closeErr, s.openSegment(os.O_TRUNC))
 	}
-	return s.openWriter()
+	s.segments = append(s.segments, segment{start: s.head})
+	return errors.Join(closeErr, s.openWriter())
 }
 
 // waitForSpace is called and returns with s.mu held.

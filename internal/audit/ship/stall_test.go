@@ -14,15 +14,24 @@ import (
 	"github.com/memorymcp/memory-mcp-operator/internal/runtimeconfig"
 )
 
-// stalledReceiver accepts syslog connections and never reads from them,
-// as a receiver that hangs or a peer behind a black-holed route looks from
-// the sender once the socket buffers are full.
-func stalledReceiver(t *testing.T) string {
+// stalledReceiver accepts syslog connections and reads only the first
+// byte of each, as a receiver that hangs or a peer behind a black-holed
+// route looks from the sender once the socket buffers are full.
+type stalledReceiver struct {
+	addr string
+	// accepted and sending receive for each connection: when it is
+	// accepted, and when its first byte arrived.
+	accepted, sending chan struct{}
+}
+
+func newStalledReceiver(t *testing.T) *stalledReceiver {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := &stalledReceiver{addr: ln.Addr().String(),
+		accepted: make(chan struct{}, 16), sending: make(chan struct{}, 16)}
 	var mu sync.Mutex
 	var conns []net.Conn
 	go func() {
@@ -34,6 +43,12 @@ func stalledReceiver(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			signal(r.accepted)
+			go func() {
+				if n, _ := c.Read(make([]byte, 1)); n > 0 {
+					signal(r.sending)
+				}
+			}()
 		}
 	}()
 	t.Cleanup(func() {
@@ -44,11 +59,29 @@ func stalledReceiver(t *testing.T) string {
 			_ = c.Close()
 		}
 	})
-	return ln.Addr().String()
+	return r
+}
+
+// signal sends on ch without blocking; a full ch already holds a signal.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// await fails t unless ch receives within 15s.
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s did not happen within 15s", what)
+	}
 }
 
 // TestSyslogStalledReceiverDoesNotHangReconfiguration fills the socket
-// towards a receiver that never reads, then moves the sink elsewhere and
+// towards a receiver that stops reading, then moves the sink elsewhere and
 // closes the manager: neither may wait on the stuck write, since
 // Configure holds the lock every audit event's Forward takes.
 func TestSyslogStalledReceiverDoesNotHangReconfiguration(t *testing.T) {
@@ -64,7 +97,8 @@ func TestSyslogStalledReceiverDoesNotHangReconfiguration(t *testing.T) {
 		return runtimeconfig.Audit{Spool: spool, Sinks: []runtimeconfig.Sink{{Name: "siem",
 			Type: runtimeconfig.SinkSyslog, Syslog: &runtimeconfig.SyslogSink{Address: addr}}}}
 	}
-	if err := m.Configure(sink(stalledReceiver(t))); err != nil {
+	stalled := newStalledReceiver(t)
+	if err := m.Configure(sink(stalled.addr)); err != nil {
 		t.Fatal(err)
 	}
 	// 64 MiB is more than loopback socket buffers hold.
@@ -74,11 +108,15 @@ func TestSyslogStalledReceiverDoesNotHangReconfiguration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // let the shipper block in its write
+	// The shipper is mid-send once the receiver got its first byte; the
+	// rest of the 64 MiB fills the socket buffers and blocks the write.
+	await(t, stalled.accepted, "the shipper's connection")
+	await(t, stalled.sending, "the shipper's first send")
 
+	elsewhere := newStalledReceiver(t)
 	done := make(chan error, 1)
 	go func() {
-		err := m.Configure(sink(stalledReceiver(t)))
+		err := m.Configure(sink(elsewhere.addr))
 		m.Close()
 		done <- err
 	}()
@@ -96,7 +134,7 @@ func TestSyslogStalledReceiverDoesNotHangReconfiguration(t *testing.T) {
 // receiver that never reads: the send fails within the write timeout, so
 // the shipper counts a failure and retries instead of hanging.
 func TestSyslogWriteTimeout(t *testing.T) {
-	s := &SyslogSink{Address: stalledReceiver(t), WriteTimeout: 200 * time.Millisecond}
+	s := &SyslogSink{Address: newStalledReceiver(t).addr, WriteTimeout: 200 * time.Millisecond}
 	defer s.Close()
 	line := []byte(fmt.Sprintf(`{"level":"info","pad":%q}`, strings.Repeat("x", 64<<10)))
 	batch := make([]Record, 1024)
