@@ -31,7 +31,7 @@ func TestShipperStoppedMidSendIsNoFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer spool.Close() //nolint:errcheck // test cleanup
+	defer spool.Close()
 	if err := spool.Append([]byte(`{"n":1}`), time.Now()); err != nil {
 		t.Fatal(err)
 	}
