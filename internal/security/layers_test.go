@@ -287,17 +287,7 @@ func TestMCPMiddlewareOverStdio(t *testing.T) {
 	if err := l.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := newMemoryServer(l).Connect(t.Context(), st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "agent"}, nil).Connect(t.Context(), ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs := connectInMemory(t, l)
 
 	if got, err := call(t.Context(), cs, "query_memory"); err != nil || got != `{"text":"local:hi"}` {
 		t.Fatalf("first call: %q %v", got, err)
@@ -312,6 +302,24 @@ func TestMCPMiddlewareOverStdio(t *testing.T) {
 	}
 }
 
+// connectInMemory serves the test memory server behind l's MCP middleware
+// over in-memory transports, as stdio would, and connects a client.
+func connectInMemory(t *testing.T, l *Layers) *mcp.ClientSession {
+	t.Helper()
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := newMemoryServer(l).Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ss.Close() })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "agent"}, nil).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
 // TestMCPCallWithoutClientIsRefused serves MCP without HTTP and without a
 // local client, as a transport the layers do not know would: the call is
 // refused, audited and counted, and the tool does not run.
@@ -323,17 +331,7 @@ func TestMCPCallWithoutClientIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	ct, st := mcp.NewInMemoryTransports()
-	ss, err := newMemoryServer(l).Connect(t.Context(), st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ss.Close()
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "agent"}, nil).Connect(t.Context(), ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs := connectInMemory(t, l)
 
 	got, err := call(t.Context(), cs, "query_memory")
 	var we *jsonrpc.Error
