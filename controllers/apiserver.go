@@ -110,9 +110,7 @@ func serviceTarget(svc *corev1.Service) egressTarget {
 			t.ports = append(t.ports, p.Port)
 		}
 	}
-	t.addresses = sortedUnique(t.addresses)
-	slices.Sort(t.ports)
-	t.ports = slices.Compact(t.ports)
+	t.addresses, t.ports = sortedUnique(t.addresses), sortedUnique(t.ports)
 	return t
 }
 
@@ -157,6 +155,5 @@ func slicePorts(ports []discoveryv1.EndpointPort) []int32 {
 			out = append(out, *p.Port)
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return sortedUnique(out)
 }

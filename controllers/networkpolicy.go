@@ -201,8 +201,7 @@ func endpointTargets(eps []remoteEndpoint) []egressTarget {
 			open = append(open, ep.port)
 		}
 	}
-	slices.Sort(open)
-	open = slices.Compact(open)
+	open = sortedUnique(open)
 
 	var targets []egressTarget
 	if len(open) > 0 {

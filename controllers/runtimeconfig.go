@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"slices"
@@ -225,7 +226,8 @@ func toolNames(tools []mcpv1alpha1.ToolName) []string {
 	return sortedUnique(out)
 }
 
-func sortedUnique(in []string) []string {
+// sortedUnique returns the distinct elements of in, sorted; nil when none.
+func sortedUnique[T cmp.Ordered](in []T) []T {
 	if len(in) == 0 {
 		return nil
 	}
